@@ -1,0 +1,3344 @@
+r"""logfile_journal -- read and write Wasmer journal files, byte for byte.
+
+Wasmer records what a WASIX process does (module init, memory updates,
+threads, file descriptors, sockets, snapshots, exit) into an append-only
+journal file and can replay it to restore the process.  This module reads
+and writes that file -- the ``LogFileJournal`` of the Rust crate
+``wasmer-journal`` in its rkyv 0.7 era -- with the standard library only.
+
+The file is an 8-byte magic number followed by records.  Each record is an
+8-byte header (big-endian u16 record type, big-endian u48 body length) and
+a body: the rkyv 0.7 archive of one ``JournalEntry*V1`` struct, serialized
+at its absolute position in the file (alignment padding depends on it).
+
+Write a journal:
+
+    with LogFileJournal("app.journal") as journal:
+        journal.write(CreatePipeV1(fd1=3, fd2=4))
+        journal.write(SocketSendV1(fd=3, data=b"hello", flags=0, is_64bit=False))
+
+Read it back:
+
+    with LogFileJournal.new_readonly("app.journal") as journal:
+        for entry in journal:
+            print(entry)
+
+Values use plain Python types: int, bool, bytes, str, IntEnum members,
+``ipaddress`` objects for IP addresses, socket-module tuples for socket
+addresses ``(host, port)`` / ``(host, port, flowinfo, scope_id)``, and int
+nanoseconds for every time and duration.  Bad input raises a subclass of
+:class:`JournalError` carrying the byte offset where it applies.
+"""
+
+import base64
+import binascii
+import datetime
+import enum
+import ipaddress
+import json
+import mmap
+import operator
+import os
+import re
+import struct
+import sys
+import threading
+from array import array
+from typing import (Any, BinaryIO, Callable, ClassVar, Dict, Iterator, List,
+                    NamedTuple, Optional, Sequence, Tuple, Union)
+
+__all__ = [
+    # constants and enums
+    "JOURNAL_MAGIC_NUMBER", "JOURNAL_MAGIC_NUMBER_BYTES", "JournalEntryRecordType",
+    "Snapshot0Clockid", "Whence", "Advice", "SnapshotTrigger", "EpollCtl",
+    "StreamSecurity", "Addressfamily", "Socktype", "Sockoption",
+    "SocketOptTimeType", "SocketShutdownHow", "ExitCodeKind",
+    # errors
+    "JournalError", "InvalidMagicError", "TruncatedRecordError",
+    "CorruptRecordError", "DecompressionError", "EntryValueError",
+    "UnsupportedOperationError",
+    # supporting types
+    "ExitCode", "ThreadStartType", "WasiMemoryLayout", "MemoryRegion", "Tty",
+    "EpollEventCtl", "IpCidr", "LogWriteResult", "LogReadResult", "RecordInfo",
+    "JournalStop",
+    # entries
+    "JournalEntry", "ENTRY_CLASSES",
+    # codec and journals
+    "encode_entry", "decode_entry", "encode_record", "iter_records",
+    "lz4_compress_prepend_size", "lz4_decompress_size_prepended",
+    "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES",
+    "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
+    "RecombinedJournal", "UnsupportedJournal",
+]
+
+__version__ = "0.1.0"
+
+
+# ---------------------------------------------------------------------------
+# Constants
+# ---------------------------------------------------------------------------
+
+#: The 8 bytes at the start of every journal (u64, written big-endian).
+JOURNAL_MAGIC_NUMBER = 0x310D6DD027362979
+JOURNAL_MAGIC_NUMBER_BYTES = JOURNAL_MAGIC_NUMBER.to_bytes(8, "big")
+
+#: Size of a record header: u16 BE record type + u48 BE body length.
+RECORD_HEADER_SIZE = 8
+
+#: Largest body length a header can express (48 bits).
+MAX_RECORD_SIZE = (1 << 48) - 1
+
+#: Default bound on the uncompressed size an UpdateMemoryRegionV1 may claim.
+DEFAULT_MAX_UNCOMPRESSED_SIZE = 1 << 30
+
+# Byte vectors and strings are padded to 16 before their data (AlignedCowVec).
+_VECTOR_ALIGN = 16
+# Every archived record struct is align(8).
+_RECORD_ALIGN = 8
+
+_header_struct = struct.Struct(">HH I")           # type, size high 16, size low 32
+_u64_be = struct.Struct(">Q")
+_u32_le = struct.Struct("<I")
+
+
+class JournalEntryRecordType(enum.IntEnum):
+    """The u16 record type in each record header (59 codes; 8 is unused)."""
+
+    InitModuleV1 = 1
+    ProcessExitV1 = 2
+    SetThreadV1 = 3
+    CloseThreadV1 = 4
+    FileDescriptorSeekV1 = 5
+    FileDescriptorWriteV1 = 6
+    UpdateMemoryRegionV1 = 7
+    SetClockTimeV1 = 9
+    OpenFileDescriptorV1 = 10
+    CloseFileDescriptorV1 = 11
+    RenumberFileDescriptorV1 = 12
+    DuplicateFileDescriptorV1 = 13
+    CreateDirectoryV1 = 14
+    RemoveDirectoryV1 = 15
+    PathSetTimesV1 = 16
+    FileDescriptorSetTimesV1 = 17
+    FileDescriptorSetSizeV1 = 18
+    FileDescriptorSetFlagsV1 = 19
+    FileDescriptorSetRightsV1 = 20
+    FileDescriptorAdviseV1 = 21
+    FileDescriptorAllocateV1 = 22
+    CreateHardLinkV1 = 23
+    CreateSymbolicLinkV1 = 24
+    UnlinkFileV1 = 25
+    PathRenameV1 = 26
+    ChangeDirectoryV1 = 27
+    EpollCreateV1 = 28
+    EpollCtlV1 = 29
+    TtySetV1 = 30
+    CreatePipeV1 = 31
+    CreateEventV1 = 32
+    PortAddAddrV1 = 33
+    PortDelAddrV1 = 34
+    PortAddrClearV1 = 35
+    PortBridgeV1 = 36
+    PortUnbridgeV1 = 37
+    PortDhcpAcquireV1 = 38
+    PortGatewaySetV1 = 39
+    PortRouteAddV1 = 40
+    PortRouteClearV1 = 41
+    PortRouteDelV1 = 42
+    SocketOpenV1 = 43
+    SocketListenV1 = 44
+    SocketBindV1 = 45
+    SocketConnectedV1 = 46
+    SocketAcceptedV1 = 47
+    SocketJoinIpv4MulticastV1 = 48
+    SocketJoinIpv6MulticastV1 = 49
+    SocketLeaveIpv4MulticastV1 = 50
+    SocketLeaveIpv6MulticastV1 = 51
+    SocketSendFileV1 = 52
+    SocketSendToV1 = 53
+    SocketSendV1 = 54
+    SocketSetOptFlagV1 = 55
+    SocketSetOptSizeV1 = 56
+    SocketSetOptTimeV1 = 57
+    SocketShutdownV1 = 58
+    SnapshotV1 = 59
+    ClearEtherealV1 = 60
+
+
+# Archived enums are repr(u8) and store the variant *index*: an explicit
+# ``Unknown = 255`` in the Rust source is archived as its position.
+
+class Snapshot0Clockid(enum.IntEnum):
+    """Clock of SetClockTimeV1 (archived JournalSnapshot0ClockidV1)."""
+    Realtime = 0
+    Monotonic = 1
+    ProcessCputimeId = 2
+    ThreadCputimeId = 3
+    Unknown = 4
+
+
+class Whence(enum.IntEnum):
+    """Seek origin of FileDescriptorSeekV1 (archived JournalWhenceV1)."""
+    Set = 0
+    Cur = 1
+    End = 2
+    Unknown = 3
+
+
+class Advice(enum.IntEnum):
+    """fd_advise advice (archived JournalAdviceV1)."""
+    Normal = 0
+    Sequential = 1
+    Random = 2
+    Willneed = 3
+    Dontneed = 4
+    Noreuse = 5
+    Unknown = 6
+
+
+class SnapshotTrigger(enum.IntEnum):
+    """Why a snapshot was taken (archived JournalSnapshotTriggerV1).
+
+    Member names are those of wasmer's ``SnapshotTrigger``; the archived
+    names of four of them differ (Listen, Environ, Stdin, Timer), and are
+    accepted as aliases.
+    """
+    Idle = 0
+    FirstListen = 1
+    FirstEnviron = 2
+    FirstStdin = 3
+    PeriodicInterval = 4
+    Sigint = 5
+    Sigalrm = 6
+    Sigtstp = 7
+    Sigstop = 8
+    NonDeterministicCall = 9
+    Listen = 1
+    Environ = 2
+    Stdin = 3
+    Timer = 4
+
+
+class EpollCtl(enum.IntEnum):
+    """epoll_ctl operation (archived JournalEpollCtlV1)."""
+    Add = 0
+    Mod = 1
+    Del = 2
+    Unknown = 3
+
+
+class StreamSecurity(enum.IntEnum):
+    """Security of a bridged network (archived JournalStreamSecurityV1).
+
+    ``AnyEncyption`` (sic, wasmer's spelling) is an alias of AnyEncryption.
+    """
+    Unencrypted = 0
+    AnyEncryption = 1
+    ClassicEncryption = 2
+    DoubleEncryption = 3
+    Unknown = 4
+    AnyEncyption = 1
+
+
+class Addressfamily(enum.IntEnum):
+    """Socket address family (archived JournalAddressfamilyV1)."""
+    Unspec = 0
+    Inet4 = 1
+    Inet6 = 2
+    Unix = 3
+
+
+class Socktype(enum.IntEnum):
+    """Socket type (archived JournalSocktypeV1)."""
+    Unknown = 0
+    Stream = 1
+    Dgram = 2
+    Raw = 3
+    Seqpacket = 4
+
+
+class Sockoption(enum.IntEnum):
+    """Socket option (archived JournalSockoptionV1)."""
+    Noop = 0
+    ReusePort = 1
+    ReuseAddr = 2
+    NoDelay = 3
+    DontRoute = 4
+    OnlyV6 = 5
+    Broadcast = 6
+    MulticastLoopV4 = 7
+    MulticastLoopV6 = 8
+    Promiscuous = 9
+    Listening = 10
+    LastError = 11
+    KeepAlive = 12
+    Linger = 13
+    OobInline = 14
+    RecvBufSize = 15
+    SendBufSize = 16
+    RecvLowat = 17
+    SendLowat = 18
+    RecvTimeout = 19
+    SendTimeout = 20
+    ConnectTimeout = 21
+    AcceptTimeout = 22
+    Ttl = 23
+    MulticastTtlV4 = 24
+    Type = 25
+    Proto = 26
+
+
+class SocketOptTimeType(enum.IntEnum):
+    """Which socket timeout SocketSetOptTimeV1 sets (archived JournalTimeTypeV1)."""
+    ReadTimeout = 0
+    WriteTimeout = 1
+    AcceptTimeout = 2
+    ConnectTimeout = 3
+    BindTimeout = 4
+    Linger = 5
+
+
+class SocketShutdownHow(enum.IntEnum):
+    """Direction of SocketShutdownV1 (archived JournalSocketShutdownV1)."""
+    Read = 0
+    Write = 1
+    Both = 2
+
+
+class ExitCodeKind(enum.IntEnum):
+    """Variant of an :class:`ExitCode` (archived JournalExitCodeV1)."""
+    Errno = 0
+    Other = 1
+
+
+# ---------------------------------------------------------------------------
+# Exceptions
+# ---------------------------------------------------------------------------
+
+class JournalError(Exception):
+    """Base class of every error this module raises about a journal.
+
+    ``offset`` is the byte offset in the file (or buffer) where the problem
+    is -- for a record, the offset of its header -- or None.
+    """
+
+    def __init__(self, message: str, offset: Optional[int] = None) -> None:
+        self.message = message
+        self.offset = offset
+        if offset is not None:
+            message = "%s (at offset %d)" % (message, offset)
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.offset))
+
+
+class InvalidMagicError(JournalError):
+    """The file does not start with JOURNAL_MAGIC_NUMBER_BYTES."""
+
+
+class TruncatedRecordError(JournalError):
+    """A record header or body runs past the end of the file."""
+
+
+class CorruptRecordError(JournalError):
+    """A record body does not hold a valid archive of its record type.
+
+    ``field`` names the archived field at fault, when one is.
+    """
+
+    def __init__(self, message: str, offset: Optional[int] = None,
+                 field: Optional[str] = None) -> None:
+        self.field = field
+        if field is not None:
+            message = "%s: %s" % (field, message)
+        super().__init__(message, offset)
+
+    def __reduce__(self):
+        return (CorruptRecordError._rebuild,
+                (type(self), self.message, self.offset, self.field))
+
+    @staticmethod
+    def _rebuild(cls, message, offset, field):
+        error = cls.__new__(cls)
+        JournalError.__init__(error, message, offset)
+        error.field = field
+        return error
+
+
+class DecompressionError(CorruptRecordError):
+    """An LZ4 block is malformed, or claims more than the allowed size."""
+
+
+class EntryValueError(JournalError, ValueError):
+    """An entry field was given a value its archived type cannot hold."""
+
+
+class UnsupportedOperationError(JournalError):
+    """The journal does not support this operation (e.g. writing to a buffer)."""
+
+
+# ---------------------------------------------------------------------------
+# Supporting data types
+# ---------------------------------------------------------------------------
+
+class ExitCode(NamedTuple):
+    """Exit status of a process or thread: a WASI errno or another code.
+
+    Build one with ``ExitCode.errno(n)`` (u16) or ``ExitCode.other(n)`` (i32).
+    """
+    kind: ExitCodeKind
+    value: int
+
+    @classmethod
+    def errno(cls, value: int) -> "ExitCode":
+        """An exit caused by the WASI errno ``value``."""
+        return cls(ExitCodeKind.Errno, value)
+
+    @classmethod
+    def other(cls, value: int) -> "ExitCode":
+        """An exit with the status ``value`` (e.g. the argument of exit())."""
+        return cls(ExitCodeKind.Other, value)
+
+
+class ThreadStartType(NamedTuple):
+    """How a thread started: the main thread, or spawned at ``start_ptr``.
+
+    ``start_ptr`` is None for the main thread.
+    """
+    start_ptr: Optional[int] = None
+
+    @classmethod
+    def main_thread(cls) -> "ThreadStartType":
+        """The process's main thread."""
+        return cls(None)
+
+    @classmethod
+    def thread_spawn(cls, start_ptr: int) -> "ThreadStartType":
+        """A thread spawned with the start argument at ``start_ptr``."""
+        return cls(start_ptr)
+
+    @property
+    def is_main_thread(self) -> bool:
+        """True for the main thread."""
+        return self.start_ptr is None
+
+
+class WasiMemoryLayout(NamedTuple):
+    """Stack layout of a thread (SetThreadV1)."""
+    stack_upper: int
+    stack_lower: int
+    guard_size: int
+    stack_size: int
+
+
+class MemoryRegion(NamedTuple):
+    """A range ``start..end`` of linear memory (Rust ``Range<u64>``)."""
+    start: int
+    end: int
+
+
+class Tty(NamedTuple):
+    """Terminal state recorded by TtySetV1."""
+    cols: int
+    rows: int
+    width: int
+    height: int
+    stdin_tty: bool
+    stdout_tty: bool
+    stderr_tty: bool
+    echo: bool
+    line_buffered: bool
+
+
+class EpollEventCtl(NamedTuple):
+    """The event registered by EpollCtlV1."""
+    events: int
+    ptr: int
+    fd: int
+    data1: int
+    data2: int
+
+
+class IpCidr(NamedTuple):
+    """An IP address with a prefix length (host bits are kept as given)."""
+    ip: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+    prefix: int
+
+
+class LogWriteResult(NamedTuple):
+    """Where a written record's body landed: ``record_start..record_end``."""
+    record_start: int
+    record_end: int
+
+    @property
+    def record_size(self) -> int:
+        """Length of the record body in bytes."""
+        return self.record_end - self.record_start
+
+
+class LogReadResult(NamedTuple):
+    """A record read from a journal: its body offsets and its entry."""
+    record_start: int
+    record_end: int
+    record: "JournalEntry"
+
+    def into_inner(self) -> "JournalEntry":
+        """The entry alone."""
+        return self.record
+
+
+class RecordInfo(NamedTuple):
+    """A record located by a header scan, without decoding its body.
+
+    ``record_type`` is the raw u16 (a JournalEntryRecordType for known
+    types); ``segment_start`` is the offset of the magic number the record
+    follows (0, or later in a concatenated journal).
+    """
+    header_offset: int
+    record_type: int
+    record_start: int
+    record_end: int
+    segment_start: int
+
+    @property
+    def record_size(self) -> int:
+        """Length of the record body in bytes."""
+        return self.record_end - self.record_start
+
+
+class JournalStop(NamedTuple):
+    """Why reading stopped before the end of the data.
+
+    ``reason`` is one of:
+
+    * ``"unknown-record-type"`` -- a header with a record type this module
+      does not know (``record_type``); wasmer stops here too.  A zero header
+      (a crash before the header was patched) is reported this way.
+    * ``"truncated-header"`` -- fewer than 8 bytes remain after the last record.
+    * ``"truncated-body"`` -- the last header claims more bytes than remain.
+
+    ``offset`` is where the stopping header starts.
+    """
+    reason: str
+    offset: int
+    record_type: Optional[int] = None
+
+
+# ---------------------------------------------------------------------------
+# LZ4 block format (lz4_flex 0.11 compatible)
+# ---------------------------------------------------------------------------
+#
+# UpdateMemoryRegionV1 stores memory as lz4_flex ``compress_prepend_size``
+# output: the uncompressed length (u32 LE), then one LZ4 block.  The
+# compressor below reproduces lz4_flex 0.11's output byte for byte; the
+# decompressor accepts any valid LZ4 block and checks every length before
+# copying, so it never produces more than the declared size.
+
+_LZ4_MIN_MATCH = 4
+_LZ4_MFLIMIT = 12              # the last match must start >= 12 bytes before end
+_LZ4_END_OFFSET = 6            # lz4_flex stops matches 6 bytes before the end
+_LZ4_MAX_DISTANCE = 0xFFFF
+_LZ4_SKIP_SHIFT = 5            # lz4_flex INCREASE_STEPSIZE_BITSHIFT
+_LZ4_PRIME4 = 2654435761       # hash of 4 bytes (inputs < 65535 bytes)
+_LZ4_PRIME5 = 889523592379     # hash of 5 bytes (larger inputs)
+_LZ4_FF_RUN = re.compile(b"\xff*")
+_LZ4_SIZE = struct.Struct("<I")
+_LZ4_EMPTY_TABLE = dict.fromkeys(range(4096), 0)
+# 32 lanes of 128 bits: 12-bit hash field (shifted), low 32 bits.
+_LZ4_LANE_MASK = sum(0xFFF << 128 * i for i in range(32))
+_LZ4_LANE_U32 = sum(0xFFFFFFFF << 128 * i for i in range(32))
+# Low 64-bit halves of the lanes in a native-order cast("Q") view.
+_LZ4_LOW_LANES = slice(None, None, 2 if sys.byteorder == "little" else -2)
+
+
+class _LZ4Error(ValueError):
+    """Malformed LZ4 data; ``position``: offending offset in the block."""
+
+    def __init__(self, message, position=None):
+        self.message = message
+        if position is not None:
+            message = "%s (at byte %d)" % (message, position)
+        super().__init__(message)
+        self.position = position
+
+
+def _as_bytes(data):
+    """Return ``data`` (bytes-like) as an immutable ``bytes`` object."""
+    return data if type(data) is bytes else bytes(data)
+
+
+def _lz4_length_bytes(n):
+    """Encode the extension of a length field (value already minus 15)."""
+    return b"\xff" * (n // 255) + bytes((n % 255,))
+
+
+def _lz4_word_views(src):
+    """Four sequences giving the little-endian u32 at p as v[p & 3][p >> 2]."""
+    views = []
+    for a in range(4):
+        end = a + (len(src) - a) // 4 * 4
+        if sys.byteorder == "little":
+            views.append(memoryview(src)[a:end].cast("I"))
+        else:
+            words = array("I", src[a:end])
+            words.byteswap()
+            views.append(words)
+    return views
+
+
+def _lz4_common_prefix(s, a, b, limit):
+    """Length of the common prefix of s[a:a+limit] and s[b:b+limit]."""
+    lo, size = 0, 64
+    while True:
+        hi = lo + size if lo + size < limit else limit
+        x = (int.from_bytes(s[a + lo:a + hi], "little")
+             ^ int.from_bytes(s[b + lo:b + hi], "little"))
+        if x:
+            return lo + (((x & -x).bit_length() - 1) >> 3)
+        if hi == limit:
+            return limit
+        lo, size = hi, size << 1
+
+
+def _lz4_common_suffix(s, a, b, limit):
+    """Length of the common suffix of s[a-limit:a] and s[b-limit:b]."""
+    lo, size = 0, 8
+    while True:
+        hi = min(lo + size, limit)
+        x = (int.from_bytes(s[a - hi:a - lo], "big")
+             ^ int.from_bytes(s[b - hi:b - lo], "big"))
+        if x:
+            return lo + (((x & -x).bit_length() - 1) >> 3)
+        if hi == limit:
+            return limit
+        lo, size = hi, size << 1
+
+
+def _lz4_compress_block(data):
+    """Compress ``data`` into a raw LZ4 block (no size prefix).
+
+    Emulates ``lz4_flex::block::compress`` exactly: a 4096-entry hash table
+    (4-byte hash for inputs shorter than 65535 bytes, 5-byte hash otherwise),
+    skip acceleration after 32 misses, backward match extension, matches
+    ending 6 bytes before the end and none starting in the last 12 bytes.
+    (Inputs of 4 GiB or more would differ: lz4_flex truncates positions to
+    32 bits there.)
+    """
+    src = _as_bytes(data)
+    n = len(src)
+    out = bytearray()
+    lit = 0
+    if n > _LZ4_MFLIMIT:
+        words = _lz4_word_views(src)
+        # Hash of the 4 (or 5) bytes at p: the 5th byte cannot change the
+        # 4-byte hash, which only keeps bits 20..31 of the product.
+        prime, shift = (_LZ4_PRIME4, 20) if n < 0xFFFF else (_LZ4_PRIME5, 28)
+        end_check = n - _LZ4_MFLIMIT          # last position a match may start
+        limit = n - _LZ4_END_OFFSET           # matches end before this position
+        # Table: hash -> last position, and -> the u32 found there.
+        tpos = _LZ4_EMPTY_TABLE.copy()
+        tval = dict.fromkeys(_LZ4_EMPTY_TABLE, words[0][0])
+        last_probe = end_check + 1
+        cur = 1
+        while True:
+            # Search; positions not probed here are never hashed.
+            p = cur
+            if p > end_check:
+                break
+            v = words[p & 3][p >> 2]
+            h = ((v | src[p + 4] << 32) * prime) >> shift & 4095
+            c = tpos[h]
+            tpos[h] = p
+            if tval[h] != v or p - c > 0xFFFF:      # 0xFFFF: _LZ4_MAX_DISTANCE
+                tval[h] = v
+                for p in range(cur + 1, min(cur + 8, last_probe)):
+                    v = words[p & 3][p >> 2]
+                    h = ((v | src[p + 4] << 32) * prime) >> shift & 4095
+                    c = tpos[h]
+                    tpos[h] = p
+                    if tval[h] == v and p - c <= 0xFFFF:
+                        break
+                    tval[h] = v
+                else:
+                    p, c = _lz4_search_batches(src, words, tpos, tval, prime,
+                                           shift, cur + 8, cur, end_check)
+                    if p < 0:
+                        break
+            # Extend the match backwards (rarely more than a byte or two).
+            if c and p > lit and src[p - 1] == src[c - 1]:
+                back = _lz4_common_suffix(src, p, c, min(c, p - lit))
+                p -= back
+                c -= back
+            # Extend it forwards from p + 4, at most up to `limit`.
+            cur = p + 4
+            if cur + 64 <= limit:
+                x = (int.from_bytes(src[cur:cur + 64], "little")
+                     ^ int.from_bytes(src[c + 4:c + 68], "little"))
+                if x:
+                    mlen = ((x & -x).bit_length() - 1) >> 3
+                else:
+                    mlen = 64 + _lz4_common_prefix(src, cur + 64, c + 68,
+                                               limit - cur - 64)
+            else:
+                mlen = _lz4_common_prefix(src, cur, c + 4, limit - cur)
+            lit_len = p - lit
+            if lit_len < 15:
+                out.append(lit_len << 4 | (mlen if mlen < 15 else 15))
+                if lit_len:
+                    out += src[lit:p]
+            else:
+                out.append(0xF0 | (mlen if mlen < 15 else 15))
+                out += _lz4_length_bytes(lit_len - 15)
+                out += src[lit:p]
+            out += (p - c).to_bytes(2, "little")
+            if mlen >= 15:
+                if mlen < 270:
+                    out.append(mlen - 15)
+                else:
+                    out += _lz4_length_bytes(mlen - 15)
+            lit = cur = cur + mlen
+            p = cur - 2
+            v = words[p & 3][p >> 2]
+            h = ((v | src[p + 4] << 32) * prime) >> shift & 4095
+            tpos[h] = p
+            tval[h] = v
+    # Last sequence: literals only.
+    lit_len = n - lit
+    if lit_len < 15:
+        out.append(lit_len << 4)
+    else:
+        out.append(0xF0)
+        out += _lz4_length_bytes(lit_len - 15)
+    out += src[lit:]
+    return bytes(out)
+
+
+def _lz4_search_batches(src, words, tpos, tval, prime, shift, p, cur, end_check):
+    """Continue a match search at ``p`` (the search began at ``cur``).
+
+    Probes come in groups of 32 with step 1, 2, 3, ...  A whole group is
+    hashed at once with big-integer arithmetic on 128-bit lanes, each lane
+    holding the 5 bytes at one probe.  When no probe of the group can match
+    (no repeated 4-byte value, none equal to its table entry's) the table is
+    updated in bulk.  Returns (position, candidate) of the first match, or
+    (-1, -1) when the search reaches ``end_check``.
+    """
+    step = 1
+    group_end = cur + (1 << _LZ4_SKIP_SHIFT)
+    hash_mask = _LZ4_LANE_MASK << shift
+    while p <= end_check:
+        ps = range(p, min(group_end, end_check + 1), step)
+        size = len(ps) << 4
+        lanes = bytearray(size)
+        for j in range(5):
+            lanes[j::16] = src[p + j:p + j + step * len(ps):step]
+        x = int.from_bytes(lanes, "little")
+        hs = memoryview(((x * prime & hash_mask) >> shift).to_bytes(
+            size, sys.byteorder)).cast("Q")[_LZ4_LOW_LANES].tolist()
+        vs = memoryview((x & _LZ4_LANE_U32).to_bytes(
+            size, sys.byteorder)).cast("Q")[_LZ4_LOW_LANES].tolist()
+        vset = set(vs)
+        if len(vset) == len(vs) and vset.isdisjoint(map(tval.__getitem__, hs)):
+            tpos.update(zip(hs, ps))
+            tval.update(zip(hs, vs))
+        else:
+            for q, h, v in zip(ps, hs, vs):
+                c = tpos[h]
+                tpos[h] = q
+                if tval[h] == v and q - c <= _LZ4_MAX_DISTANCE:
+                    return q, c
+                tval[h] = v
+        p = group_end
+        step += 1
+        group_end += step << _LZ4_SKIP_SHIFT
+    return -1, -1
+
+
+def _lz4_decompress_block(block, uncompressed_size):
+    """Decompress a raw LZ4 block into exactly ``uncompressed_size`` bytes.
+
+    Raises ``_LZ4Error`` for any malformed block: truncation, offset 0 or
+    pointing before the start of the output, output longer or shorter than
+    ``uncompressed_size``, or data after the final literals-only sequence.
+    Lengths are checked before anything is copied, so the output never
+    grows past ``uncompressed_size``.
+    """
+    src = _as_bytes(block)
+    size = operator.index(uncompressed_size)
+    if size < 0:
+        raise _LZ4Error("negative uncompressed size")
+    n = len(src)
+    out = bytearray()
+    ff_run = _LZ4_FF_RUN.match
+    ip = pos = 0
+    while ip < n:
+        token = src[ip]
+        ip += 1
+        lit_len = token >> 4
+        if lit_len:
+            if lit_len == 15:
+                j = ff_run(src, ip).end()
+                if j >= n:
+                    raise _LZ4Error("truncated literal length", n)
+                lit_len += 255 * (j - ip) + src[j]
+                ip = j + 1
+            end = ip + lit_len
+            if end > n:
+                raise _LZ4Error("literals run past the end of the block", ip)
+            pos += lit_len
+            if pos > size:
+                raise _LZ4Error("literals exceed the uncompressed size", ip)
+            out += src[ip:end]
+            ip = end
+        if ip >= n:                             # final literals-only sequence
+            if pos != size:
+                raise _LZ4Error("block decodes to %d bytes, expected %d"
+                               % (pos, size), ip)
+            return bytes(out)
+        if ip + 2 > n:
+            raise _LZ4Error("truncated match offset", ip)
+        offset = src[ip] | src[ip + 1] << 8
+        if not 0 < offset <= pos:
+            raise _LZ4Error("invalid match offset %d at output position %d"
+                           % (offset, pos), ip)
+        ip += 2
+        mlen = (token & 15) + _LZ4_MIN_MATCH
+        if mlen == 15 + _LZ4_MIN_MATCH:
+            j = ff_run(src, ip).end()
+            if j >= n:
+                raise _LZ4Error("truncated match length", n)
+            mlen += 255 * (j - ip) + src[j]
+            ip = j + 1
+        start = pos - offset
+        pos += mlen
+        if pos > size:
+            raise _LZ4Error("match exceeds the uncompressed size", ip - 1)
+        if mlen <= offset:
+            out += out[start:start + mlen]
+        else:                                   # overlapping: repeat pattern
+            out += (out[start:] * (mlen // offset + 1))[:mlen]
+    raise _LZ4Error("truncated block: expected a token", ip)
+
+
+# Each byte of an LZ4 block yields at most 255 bytes of output (a match
+# length extension byte), which bounds what a block can honestly claim.
+_LZ4_MAX_EXPANSION = 255
+
+
+def lz4_compress_prepend_size(data) -> bytes:
+    """``lz4_flex::block::compress_prepend_size``: the length of ``data``
+    as a little-endian u32, then its LZ4 block (identical to lz4_flex's)."""
+    src = _as_bytes(data)
+    if len(src) > 0xFFFFFFFF:
+        raise EntryValueError("inputs of 4 GiB or more cannot be size-prefixed")
+    return _LZ4_SIZE.pack(len(src)) + _lz4_compress_block(src)
+
+
+def _lz4_decompress_prepended(buf, max_size):
+    src = _as_bytes(buf)
+    if len(src) < 4:
+        raise _LZ4Error("missing the 4-byte size prefix", 0)
+    size = _LZ4_SIZE.unpack_from(src)[0]
+    if size > max_size:
+        raise _LZ4Error("declared size %d exceeds the limit %d" % (size, max_size), 0)
+    if size > (len(src) - 4) * _LZ4_MAX_EXPANSION + 15:
+        raise _LZ4Error("declared size %d is more than %d bytes of LZ4 can hold"
+                        % (size, len(src) - 4), 0)
+    try:
+        return _lz4_decompress_block(src[4:], size)
+    except _LZ4Error as exc:     # count positions from the start of buf
+        raise _LZ4Error(exc.message, None if exc.position is None else exc.position + 4) \
+            from None
+
+
+def lz4_decompress_size_prepended(buf, max_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> bytes:
+    """Inverse of lz4_compress_prepend_size, for any valid LZ4 block.
+
+    A declared size above ``max_size`` (or above what the block could
+    expand to) is refused before anything is allocated.  Raises
+    DecompressionError, whose offset is the position in ``buf``.
+    """
+    try:
+        return _lz4_decompress_prepended(buf, max_size)
+    except _LZ4Error as exc:
+        raise DecompressionError(exc.message, exc.position) from None
+
+
+# ---------------------------------------------------------------------------
+# Archived field types
+# ---------------------------------------------------------------------------
+#
+# Each record body is rkyv 0.7's archive of one repr(C), align(8) struct.
+# A _FieldType says how one field of such a struct is stored (its struct
+# format inside the root) and what Python value it holds.  Composite types
+# (IpAddr, SocketAddr, Option<...>, ...) are unpacked as raw bytes and
+# converted by their own precompiled Struct.
+
+class _Invalid(Exception):
+    """A field's bytes are not a valid archive (becomes CorruptRecordError)."""
+
+
+class _FieldType:
+    """How one archived field is stored, decoded, encoded and validated.
+
+    fmt     -- struct format of the field inside the root struct
+    decode  -- raw unpacked value -> Python value (None: used as is)
+    encode  -- Python value -> raw value for struct.pack (None: as is)
+    check   -- user value -> normalized Python value (raises on bad values)
+    vector  -- "bytes" or "str" for out-of-line data (i32 offset + u32 len)
+    """
+
+    __slots__ = ("name", "fmt", "size", "decode", "encode", "check", "vector")
+
+    def __init__(self, name, fmt, check, decode=None, encode=None, vector=None):
+        self.name = name
+        self.fmt = fmt
+        self.size = struct.calcsize("<" + fmt)
+        self.check = check
+        self.decode = decode
+        self.encode = encode
+        self.vector = vector
+
+    def __repr__(self):
+        return "<field type %s>" % self.name
+
+
+def _fail(message: str) -> "EntryValueError":
+    return EntryValueError(message)
+
+
+def _int_checker(low: int, high: int, what: str) -> Callable[[Any], int]:
+    def check(value):
+        try:
+            number = operator.index(value)
+        except TypeError:
+            raise TypeError("expected an int for %s, got %s"
+                            % (what, type(value).__name__)) from None
+        if not low <= number <= high:
+            raise _fail("%d does not fit in %s" % (number, what))
+        return number
+    return check
+
+
+def _check_bool(value):
+    if value is True or value is False:
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise TypeError("expected a bool, got %r" % (value,))
+
+
+_BOOL_VALUES = {0: False, 1: True}
+
+
+def _decode_bool(raw):
+    try:
+        return _BOOL_VALUES[raw]
+    except KeyError:
+        raise _Invalid("bool byte is %d, not 0 or 1" % raw) from None
+
+
+def _check_bytes(value):
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError("expected bytes, got %s" % type(value).__name__)
+
+
+def _check_str(value):
+    if not isinstance(value, str):
+        raise TypeError("expected a str, got %s" % type(value).__name__)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _fail("string is not encodable as UTF-8: %s" % exc) from None
+    return value
+
+
+def _decode_utf8(raw):
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Invalid("invalid UTF-8 at byte %d of the string" % exc.start) from None
+
+
+def _check_hash8(value):
+    value = _check_bytes(value)
+    if len(value) != 8:
+        raise _fail("wasm_hash must be 8 bytes, got %d" % len(value))
+    return value
+
+
+def _enum_type(enum_class):
+    members = {member.value: member for member in enum_class}
+
+    def decode(raw):
+        try:
+            return members[raw]
+        except KeyError:
+            raise _Invalid("%d is not a %s" % (raw, enum_class.__name__)) from None
+
+    def check(value):
+        if isinstance(value, enum_class):
+            return value
+        if isinstance(value, str):
+            try:
+                return enum_class[value]
+            except KeyError:
+                raise _fail("%r is not a %s name" % (value, enum_class.__name__)) from None
+        try:
+            return enum_class(operator.index(value))
+        except (TypeError, ValueError):
+            raise _fail("%r is not a %s" % (value, enum_class.__name__)) from None
+
+    return _FieldType(enum_class.__name__, "B", check, decode, int)
+
+
+U8 = _FieldType("u8", "B", _int_checker(0, 0xFF, "u8"))
+U16 = _FieldType("u16", "H", _int_checker(0, 0xFFFF, "u16"))
+U32 = _FieldType("u32", "I", _int_checker(0, 0xFFFFFFFF, "u32"))
+U64 = _FieldType("u64", "Q", _int_checker(0, 0xFFFFFFFFFFFFFFFF, "u64"))
+I32 = _FieldType("i32", "i", _int_checker(-(1 << 31), (1 << 31) - 1, "i32"))
+I64 = _FieldType("i64", "q", _int_checker(-(1 << 63), (1 << 63) - 1, "i64"))
+BOOL = _FieldType("bool", "B", _check_bool, _decode_bool, int)
+HASH8 = _FieldType("[u8; 8]", "8s", _check_hash8)
+BYTES = _FieldType("AlignedCowVec<u8>", "iI", _check_bytes, vector="bytes")
+STR = _FieldType("AlignedCowStr", "iI", _check_str, _decode_utf8, vector="str")
+
+# Bit sets and protocol numbers are stored as plain integers; their own
+# types differ only in their JSON form.
+OFLAGS = _FieldType("Oflags (u16 bits)", "H", U16.check)
+FDFLAGS = _FieldType("Fdflags (u16 bits)", "H", U16.check)
+FSTFLAGS = _FieldType("Fstflags (u16 bits)", "H", U16.check)
+RIGHTS = _FieldType("Rights (u64 bits)", "Q", U64.check)
+SOCKPROTO = _FieldType("SockProto (u16)", "H", U16.check)
+
+_check_u16 = U16.check
+_check_u32 = U32.check
+_check_u64 = U64.check
+_check_i32 = I32.check
+_check_u8 = U8.check
+
+# -- Option<JournalExitCodeV1>: tag u8, payload at +4 (tag u8, Errno u16 @+2
+#    or Other i32 @+4); 12 bytes.
+_exit_errno_struct = struct.Struct("<B3xBxH4x")
+_exit_other_struct = struct.Struct("<B3xB3xi")
+_NONE_12 = bytes(12)
+
+
+def _check_exit_code(value):
+    if value is None:
+        return None
+    try:
+        kind, number = value
+    except (TypeError, ValueError):
+        raise TypeError("expected an ExitCode or None, got %r" % (value,)) from None
+    kind = _EXIT_KIND.check(kind)
+    if kind is ExitCodeKind.Errno:
+        return ExitCode(kind, _check_u16(number))
+    return ExitCode(kind, _check_i32(number))
+
+
+def _decode_exit_code(raw):
+    tag = raw[0]
+    if tag == 0:
+        return None
+    if tag != 1:
+        raise _Invalid("Option tag is %d" % tag)
+    kind = raw[4]
+    if kind == 0:
+        return ExitCode(ExitCodeKind.Errno, _exit_errno_struct.unpack(raw)[2])
+    if kind == 1:
+        return ExitCode(ExitCodeKind.Other, _exit_other_struct.unpack(raw)[2])
+    raise _Invalid("JournalExitCodeV1 tag is %d" % kind)
+
+
+def _encode_exit_code(value):
+    if value is None:
+        return _NONE_12
+    if value.kind is ExitCodeKind.Errno:
+        return _exit_errno_struct.pack(1, 0, value.value)
+    return _exit_other_struct.pack(1, 1, value.value)
+
+
+_EXIT_KIND = _enum_type(ExitCodeKind)
+EXIT_CODE_OPT = _FieldType("Option<JournalExitCodeV1>", "12s", _check_exit_code,
+                           _decode_exit_code, _encode_exit_code)
+
+# -- JournalThreadStartTypeV1: tag u8, ThreadSpawn start_ptr u64 @+8; 16 bytes.
+_thread_spawn_struct = struct.Struct("<B7xQ")
+_NONE_16 = bytes(16)
+
+
+def _check_thread_start(value):
+    if isinstance(value, ThreadStartType):
+        start_ptr = value.start_ptr
+    elif value is None:
+        start_ptr = None
+    else:
+        raise TypeError("expected a ThreadStartType, got %r" % (value,))
+    if start_ptr is None:
+        return ThreadStartType(None)
+    return ThreadStartType(_check_u64(start_ptr))
+
+
+_MAIN_THREAD = ThreadStartType(None)
+
+
+def _decode_thread_start(raw):
+    tag, start_ptr = _thread_spawn_struct.unpack(raw)
+    if tag == 0:
+        return _MAIN_THREAD
+    if tag == 1:
+        return ThreadStartType(start_ptr)
+    raise _Invalid("JournalThreadStartTypeV1 tag is %d" % tag)
+
+
+def _encode_thread_start(value):
+    if value.start_ptr is None:
+        return _NONE_16
+    return _thread_spawn_struct.pack(1, value.start_ptr)
+
+
+THREAD_START = _FieldType("JournalThreadStartTypeV1", "16s", _check_thread_start,
+                          _decode_thread_start, _encode_thread_start)
+
+# -- JournalWasiMemoryLayout: four u64; 32 bytes.
+_memory_layout_struct = struct.Struct("<4Q")
+
+
+def _check_memory_layout(value):
+    try:
+        fields = tuple(value)
+    except TypeError:
+        raise TypeError("expected a WasiMemoryLayout, got %r" % (value,)) from None
+    if len(fields) != 4:
+        raise TypeError("expected a WasiMemoryLayout, got %r" % (value,))
+    return WasiMemoryLayout(*map(_check_u64, fields))
+
+
+MEMORY_LAYOUT = _FieldType(
+    "JournalWasiMemoryLayout", "32s", _check_memory_layout,
+    lambda raw: WasiMemoryLayout._make(_memory_layout_struct.unpack(raw)),
+    lambda value: _memory_layout_struct.pack(*value))
+
+# -- IP addresses: Ipv4Addr = 4 octets, Ipv6Addr = 16 octets (network order);
+#    IpAddr = tag u8 (V4 0, V6 1) + octets at +1, 17 bytes.
+_IPV4_TAIL = bytes(12)
+
+
+def _check_ip(value):
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        address = value
+    else:
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+    if getattr(address, "scope_id", None):
+        raise _fail("IP address %s has a scope; archived addresses have none" % address)
+    return address
+
+
+def _check_ipv4(value):
+    address = _check_ip(value)
+    if address.version != 4:
+        raise _fail("%s is not an IPv4 address" % address)
+    return address
+
+
+def _check_ipv6(value):
+    address = _check_ip(value)
+    if address.version != 6:
+        raise _fail("%s is not an IPv6 address" % address)
+    return address
+
+
+def _decode_ip(raw):
+    tag = raw[0]
+    if tag == 0:
+        return ipaddress.IPv4Address(raw[1:5])
+    if tag == 1:
+        return ipaddress.IPv6Address(raw[1:17])
+    raise _Invalid("IpAddr tag is %d" % tag)
+
+
+def _encode_ip(address):
+    if address.version == 4:
+        return b"\x00" + address.packed + _IPV4_TAIL
+    return b"\x01" + address.packed
+
+
+IPV4 = _FieldType("Ipv4Addr", "4s", _check_ipv4, ipaddress.IPv4Address,
+                  operator.attrgetter("packed"))
+IPV6 = _FieldType("Ipv6Addr", "16s", _check_ipv6, ipaddress.IPv6Address,
+                  operator.attrgetter("packed"))
+IPADDR = _FieldType("IpAddr", "17s", _check_ip, _decode_ip, _encode_ip)
+
+
+def _check_cidr(value):
+    try:
+        ip, prefix = value
+    except (TypeError, ValueError):
+        raise TypeError("expected an IpCidr (ip, prefix), got %r" % (value,)) from None
+    return IpCidr(_check_ip(ip), _check_u8(prefix))
+
+
+IPCIDR = _FieldType("JournalIpCidrV1", "18s", _check_cidr,
+                    lambda raw: IpCidr(_decode_ip(raw), raw[17]),
+                    lambda value: _encode_ip(value.ip) + bytes((value.prefix,)))
+
+
+# -- SocketAddr: tag u8; V4 {ip[4] @+2, port u16 @+6};
+#    V6 {ip[16] @+4, port u16 @+20, flowinfo u32 @+24, scope_id u32 @+28}; 32 bytes.
+_sockaddr_v4_struct = struct.Struct("<Bx4sH24x")
+_sockaddr_v6_struct = struct.Struct("<B3x16sH2xII")
+
+
+def _ipv6_text(address: ipaddress.IPv6Address) -> str:
+    """An IPv6 address as Rust's Display writes it (IPv4-mapped as dotted quad)."""
+    mapped = address.ipv4_mapped
+    if mapped is not None:
+        return "::ffff:%s" % mapped
+    return address.compressed
+
+
+def _ip_text(address) -> str:
+    if address.version == 6:
+        return _ipv6_text(address)
+    return str(address)
+
+
+def _check_sockaddr(value):
+    if not isinstance(value, tuple) or len(value) not in (2, 4):
+        raise TypeError("expected a socket address (host, port) or "
+                        "(host, port, flowinfo, scope_id), got %r" % (value,))
+    address = _check_ip(value[0])
+    port = _check_u16(value[1])
+    if address.version == 4:
+        if len(value) == 4:
+            raise _fail("an IPv4 socket address has no flowinfo or scope_id: %r" % (value,))
+        return (str(address), port)
+    if len(value) == 4:
+        flowinfo, scope_id = _check_u32(value[2]), _check_u32(value[3])
+    else:
+        flowinfo = scope_id = 0
+    return (_ipv6_text(address), port, flowinfo, scope_id)
+
+
+def _decode_sockaddr(raw):
+    tag = raw[0]
+    if tag == 0:
+        _, ip, port = _sockaddr_v4_struct.unpack(raw)
+        return (str(ipaddress.IPv4Address(ip)), port)
+    if tag == 1:
+        _, ip, port, flowinfo, scope_id = _sockaddr_v6_struct.unpack(raw)
+        return (_ipv6_text(ipaddress.IPv6Address(ip)), port, flowinfo, scope_id)
+    raise _Invalid("SocketAddr tag is %d" % tag)
+
+
+def _encode_sockaddr(value):
+    if len(value) == 2:
+        return _sockaddr_v4_struct.pack(0, ipaddress.IPv4Address(value[0]).packed, value[1])
+    return _sockaddr_v6_struct.pack(1, ipaddress.IPv6Address(value[0]).packed,
+                                    value[1], value[2], value[3])
+
+
+SOCKADDR = _FieldType("SocketAddr", "32s", _check_sockaddr, _decode_sockaddr,
+                      _encode_sockaddr)
+
+# -- Durations and times, as int nanoseconds.  Duration = {secs u64, nanos
+#    u32, pad 4}, 16 bytes; Option<Duration> = tag u8 + Duration @+8, 24 bytes.
+_NANOS_PER_SEC = 1_000_000_000
+_MAX_DURATION_NS = (1 << 64) * _NANOS_PER_SEC - 1
+_duration_struct = struct.Struct("<QI4x")
+_duration_opt_struct = struct.Struct("<B7xQI4x")
+_NONE_24 = bytes(24)
+_UNIX_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def _timedelta_nanos(value) -> Optional[int]:
+    if not isinstance(value, datetime.timedelta):
+        return None
+    return ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 1000
+
+
+def _check_duration(value):
+    nanos = _timedelta_nanos(value)
+    if nanos is None:
+        try:
+            nanos = operator.index(value)
+        except TypeError:
+            raise TypeError("expected a duration in int nanoseconds, got %r"
+                            % (value,)) from None
+    if not 0 <= nanos <= _MAX_DURATION_NS:
+        raise _fail("duration %d ns is out of range" % nanos)
+    return nanos
+
+
+def _check_duration_opt(value):
+    return None if value is None else _check_duration(value)
+
+
+def _duration_nanos(secs, nanos):
+    # Duration::new normalizes nanos >= 1e9 into seconds, as wasmer does.
+    total = secs * _NANOS_PER_SEC + nanos
+    if total > _MAX_DURATION_NS:
+        raise _Invalid("Duration overflows (secs %d, nanos %d)" % (secs, nanos))
+    return total
+
+
+def _decode_duration_opt(raw):
+    tag, secs, nanos = _duration_opt_struct.unpack(raw)
+    if tag == 0:
+        return None
+    if tag != 1:
+        raise _Invalid("Option tag is %d" % tag)
+    return _duration_nanos(secs, nanos)
+
+
+def _encode_duration_opt(value):
+    if value is None:
+        return _NONE_24
+    secs, nanos = divmod(value, _NANOS_PER_SEC)
+    return _duration_opt_struct.pack(1, secs, nanos)
+
+
+DURATION_OPT = _FieldType("Option<Duration>", "24s", _check_duration_opt,
+                          _decode_duration_opt, _encode_duration_opt)
+
+
+def _check_system_time(value):
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            raise _fail("a datetime for SnapshotV1.when must be timezone-aware")
+        return _timedelta_nanos(value - _UNIX_EPOCH)
+    try:
+        nanos = operator.index(value)
+    except TypeError:
+        raise TypeError("expected int nanoseconds since the Unix epoch, got %r"
+                        % (value,)) from None
+    if nanos > _MAX_DURATION_NS:
+        raise _fail("time %d ns is out of range" % nanos)
+    return nanos
+
+
+def _decode_system_time(raw):
+    secs, nanos = _duration_struct.unpack(raw)
+    return _duration_nanos(secs, nanos)
+
+
+def _encode_system_time(value):
+    # SystemTime before the epoch is stored as 0, as wasmer does.
+    secs, nanos = divmod(max(value, 0), _NANOS_PER_SEC)
+    return _duration_struct.pack(secs, nanos)
+
+
+SYSTEM_TIME = _FieldType("Duration (since the Unix epoch)", "16s", _check_system_time,
+                         _decode_system_time, _encode_system_time)
+
+# -- Option<JournalEpollEventCtlV1>: tag u8, payload @+8 {events u32,
+#    ptr u64 @+8, fd u32 @+16, data1 u32 @+20, data2 u64 @+24}; 40 bytes.
+_epoll_event_struct = struct.Struct("<B7xI4xQIIQ")
+_NONE_40 = bytes(40)
+
+
+def _check_epoll_event(value):
+    if value is None:
+        return None
+    try:
+        events, ptr, fd, data1, data2 = value
+    except (TypeError, ValueError):
+        raise TypeError("expected an EpollEventCtl or None, got %r" % (value,)) from None
+    return EpollEventCtl(_check_u32(events), _check_u64(ptr), _check_u32(fd),
+                         _check_u32(data1), _check_u64(data2))
+
+
+def _decode_epoll_event(raw):
+    tag, events, ptr, fd, data1, data2 = _epoll_event_struct.unpack(raw)
+    if tag == 0:
+        return None
+    if tag != 1:
+        raise _Invalid("Option tag is %d" % tag)
+    return EpollEventCtl(events, ptr, fd, data1, data2)
+
+
+def _encode_epoll_event(value):
+    if value is None:
+        return _NONE_40
+    return _epoll_event_struct.pack(1, *value)
+
+
+EPOLL_EVENT_OPT = _FieldType("Option<JournalEpollEventCtlV1>", "40s", _check_epoll_event,
+                             _decode_epoll_event, _encode_epoll_event)
+
+# -- TtySetV1 keeps the Tty fields flat in the archive: 4 x u32, 5 x bool.
+_tty_struct = struct.Struct("<4I5B")
+
+
+def _check_tty(value):
+    try:
+        fields = tuple(value)
+    except TypeError:
+        raise TypeError("expected a Tty, got %r" % (value,)) from None
+    if len(fields) != 9:
+        raise TypeError("expected a Tty (9 fields), got %r" % (value,))
+    return Tty(*map(_check_u32, fields[:4]), *map(_check_bool, fields[4:]))
+
+
+def _decode_tty(raw):
+    fields = _tty_struct.unpack(raw)
+    return Tty(*fields[:4], *map(_decode_bool, fields[4:]))
+
+
+TTY = _FieldType("Tty (cols..line_buffered)", "21s", _check_tty, _decode_tty,
+                 lambda value: _tty_struct.pack(*value))
+
+# -- UpdateMemoryRegionV1 keeps Range<u64> as two u64: start, end.
+_region_struct = struct.Struct("<QQ")
+
+
+def _check_region(value):
+    if isinstance(value, range):
+        if value.step != 1:
+            raise _fail("a memory region must have step 1")
+        value = (value.start, value.stop)
+    try:
+        start, end = value
+    except (TypeError, ValueError):
+        raise TypeError("expected a MemoryRegion (start, end), got %r" % (value,)) from None
+    return MemoryRegion(_check_u64(start), _check_u64(end))
+
+
+REGION = _FieldType("Range<u64>", "16s", _check_region,
+                    lambda raw: MemoryRegion._make(_region_struct.unpack(raw)),
+                    lambda value: _region_struct.pack(*value))
+
+# -- The compressed memory of UpdateMemoryRegionV1 (an AlignedCowVec<u8>
+#    holding lz4_flex compress_prepend_size output); the entry keeps the
+#    uncompressed bytes.
+LZ4_BYTES = _FieldType("AlignedCowVec<u8> (LZ4)", "iI", _check_bytes, vector="bytes")
+
+WHENCE = _enum_type(Whence)
+CLOCKID = _enum_type(Snapshot0Clockid)
+ADVICE = _enum_type(Advice)
+TRIGGER = _enum_type(SnapshotTrigger)
+EPOLL_CTL = _enum_type(EpollCtl)
+SECURITY = _enum_type(StreamSecurity)
+ADDRESS_FAMILY = _enum_type(Addressfamily)
+SOCKTYPE = _enum_type(Socktype)
+SOCKOPTION = _enum_type(Sockoption)
+TIME_TYPE = _enum_type(SocketOptTimeType)
+SHUTDOWN_HOW = _enum_type(SocketShutdownHow)
+
+
+# ---------------------------------------------------------------------------
+# Journal entries
+# ---------------------------------------------------------------------------
+
+class _ArchivedField(NamedTuple):
+    offset: int
+    type: _FieldType
+    name: str              # the JournalEntry field it holds
+    archived_name: str     # the field's name in the archived struct
+
+
+class _Archive:
+    """The archived struct of one record type: size and fields by offset.
+
+    Each field is ``(offset, field type, entry field name)``, with the
+    archived struct's own field name as a fourth item where it differs.
+    Fields are listed in declaration order, which is also the order their
+    out-of-line data is written in.
+    """
+
+    def __init__(self, name: str, size: int, *fields: tuple) -> None:
+        self.name = name
+        self.size = size
+        self.fields = tuple(_ArchivedField(f[0], f[1], f[2], f[-1]) for f in fields)
+        fmt = ["<"]
+        position = 0
+        self.value_index = {}
+        vectors = []
+        values = 0
+        for field in sorted(self.fields, key=operator.attrgetter("offset")):
+            if field.offset < position:
+                raise AssertionError("%s.%s overlaps" % (name, field.name))
+            if field.offset > position:
+                fmt.append("%dx" % (field.offset - position))
+            fmt.append(field.type.fmt)
+            position = field.offset + field.type.size
+            self.value_index[field.name] = values
+            values += len(struct.unpack("<" + field.type.fmt, bytes(field.type.size)))
+        if position > size:
+            raise AssertionError("%s fields overrun its size" % name)
+        fmt.append("%dx" % (size - position) if size > position else "")
+        self.root = struct.Struct("".join(fmt))
+        assert self.root.size == size, name
+        self.value_count = values
+        # Out-of-line data, in declaration order: (value index, offset, field).
+        for field in self.fields:
+            if field.type.vector:
+                vectors.append((self.value_index[field.name], field.offset, field))
+        self.vectors = tuple(vectors)
+
+
+class JournalEntry(tuple):
+    """Base class of the entries: immutable, one subclass per record type.
+
+    Fields are attributes in the order of wasmer's ``JournalEntry`` variant
+    (``fields``); entries compare equal only to entries of the same type.
+    ``archive`` describes the archived struct the entry is stored as (None
+    for the field-less records stored as ``()``).
+    """
+
+    __slots__ = ()
+
+    record_type: ClassVar[JournalEntryRecordType]
+    fields: ClassVar[Tuple[str, ...]] = ()
+    archive: ClassVar[Optional[_Archive]] = None
+
+    # Derived from ``archive`` and ``fields`` by __init_subclass__.
+    _checks: ClassVar[tuple] = ()
+    _decode_plan: ClassVar[tuple] = ()
+    _encode_plan: ClassVar[tuple] = ()
+    _plain: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "record_type" not in cls.__dict__:
+            return                      # a user subclass inherits everything
+        archive = cls.__dict__.get("archive")
+        by_name = {f.name: f for f in archive.fields} if archive else {}
+        if set(by_name) != set(cls.fields):
+            raise AssertionError("%s: fields and archive differ" % cls.__name__)
+        for index, name in enumerate(cls.fields):
+            setattr(cls, name, property(operator.itemgetter(index),
+                                        doc="%s (%s)" % (name, by_name[name].type.name)))
+        cls._checks = tuple(by_name[name].type.check for name in cls.fields)
+        if archive is None:
+            return
+        cls._decode_plan = tuple((archive.value_index[name], by_name[name].type.decode)
+                                 for name in cls.fields)
+        cls._encode_plan = tuple((archive.value_index[f.name], cls.fields.index(f.name),
+                                  f.type.encode) for f in archive.fields)
+        cls._plain = (not archive.vectors and archive.value_count == len(cls.fields)
+                      and all(index == position and decode is None for position, (index, decode)
+                              in enumerate(cls._decode_plan)))
+
+    def __new__(cls, *args, **kwargs):
+        fields = cls.fields
+        if len(args) > len(fields):
+            raise TypeError("%s takes %d fields, got %d"
+                            % (cls.__name__, len(fields), len(args)))
+        values = list(args)
+        for name in fields[len(args):]:
+            try:
+                values.append(kwargs.pop(name))
+            except KeyError:
+                raise TypeError("%s missing field %r" % (cls.__name__, name)) from None
+        if kwargs:
+            raise TypeError("%s has no field %r" % (cls.__name__, next(iter(kwargs))))
+        return tuple.__new__(cls, [check(value) for check, value in zip(cls._checks, values)])
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("journal entries are immutable")
+
+    __delattr__ = __setattr__
+
+    def __eq__(self, other):
+        return type(self) is type(other) and tuple.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash((self.record_type, tuple.__hash__(self)))
+
+    # Ordering of tuples makes no sense across entry types.
+    __lt__ = __le__ = __gt__ = __ge__ = lambda self, other: NotImplemented
+
+    def __repr__(self):
+        return "%s(%s)" % (type(self).__name__, ", ".join(
+            "%s=%r" % item for item in zip(self.fields, self)))
+
+    def _asdict(self) -> Dict[str, Any]:
+        """The fields as a dict, in order."""
+        return dict(zip(self.fields, self))
+
+    def _replace(self, **changes) -> "JournalEntry":
+        """A copy with some fields replaced."""
+        values = self._asdict()
+        values.update(changes)
+        return type(self)(**values)
+
+
+class InitModuleV1(JournalEntry):
+    """The module whose (truncated) hash is ``wasm_hash`` was initialized."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.InitModuleV1
+    fields = ("wasm_hash",)
+    archive = _Archive("JournalEntryInitModuleV1", 8,
+                       (0, HASH8, "wasm_hash"))
+
+
+class ClearEtherealV1(JournalEntry):
+    """Ethereal (non-replayed) events before this point can be dropped."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.ClearEtherealV1
+    archive = _Archive("JournalEntryClearEtherealV1", 0)
+
+
+class UpdateMemoryRegionV1(JournalEntry):
+    """Linear memory ``region`` now holds ``data`` (stored LZ4-compressed).
+
+    A decoded entry remembers the compressed bytes it was read from, so it
+    re-encodes to the same bytes whichever LZ4 encoder wrote them.
+    """
+    record_type = JournalEntryRecordType.UpdateMemoryRegionV1
+    fields = ("region", "data")
+    archive = _Archive("JournalEntryUpdateMemoryRegionV1", 24,
+                       (0, LZ4_BYTES, "data", "compressed_data"),
+                       (8, REGION, "region", "start..end"))
+
+    @property
+    def compressed_data(self) -> bytes:
+        """The stored form of ``data``: u32 LE length + LZ4 block."""
+        compressed = self.__dict__.get("_compressed")
+        if compressed is None:
+            compressed = lz4_compress_prepend_size(self[1])
+            object.__setattr__(self, "_compressed", compressed)
+        return compressed
+
+    def _replace(self, **changes):
+        return type(self)(**dict(self._asdict(), **changes))
+
+
+class ProcessExitV1(JournalEntry):
+    """The process exited."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.ProcessExitV1
+    fields = ("exit_code",)
+    archive = _Archive("JournalEntryProcessExitV1", 16,
+                       (0, EXIT_CODE_OPT, "exit_code"))
+
+
+class SetThreadV1(JournalEntry):
+    """A thread's stacks and state (``id`` is the WASIX thread id)."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SetThreadV1
+    fields = ("id", "call_stack", "memory_stack", "store_data", "start", "layout",
+              "is_64bit")
+    archive = _Archive("JournalEntrySetThreadV1", 88,
+                       (0, U32, "id"),
+                       (4, BYTES, "call_stack"),
+                       (12, BYTES, "memory_stack"),
+                       (20, BYTES, "store_data"),
+                       (32, THREAD_START, "start"),
+                       (48, MEMORY_LAYOUT, "layout"),
+                       (80, BOOL, "is_64bit"))
+
+
+class CloseThreadV1(JournalEntry):
+    """A thread exited."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.CloseThreadV1
+    fields = ("id", "exit_code")
+    archive = _Archive("JournalEntryCloseThreadV1", 16,
+                       (0, U32, "id"),
+                       (4, EXIT_CODE_OPT, "exit_code"))
+
+
+class FileDescriptorSeekV1(JournalEntry):
+    """fd_seek."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.FileDescriptorSeekV1
+    fields = ("fd", "offset", "whence")
+    archive = _Archive("JournalEntryFileDescriptorSeekV1", 16,
+                       (0, U32, "fd"),
+                       (4, WHENCE, "whence"),
+                       (8, I64, "offset"))
+
+
+class FileDescriptorWriteV1(JournalEntry):
+    """fd_write / fd_pwrite of ``data`` at ``offset``."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.FileDescriptorWriteV1
+    fields = ("fd", "offset", "data", "is_64bit")
+    archive = _Archive("JournalEntryFileDescriptorWriteV1", 24,
+                       (0, BYTES, "data"),
+                       (8, U64, "offset"),
+                       (16, U32, "fd"),
+                       (20, BOOL, "is_64bit"))
+
+
+class SetClockTimeV1(JournalEntry):
+    """clock_time_set; ``time`` in nanoseconds."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SetClockTimeV1
+    fields = ("clock_id", "time")
+    archive = _Archive("JournalEntrySetClockTimeV1", 16,
+                       (0, CLOCKID, "clock_id"),
+                       (8, U64, "time"))
+
+
+class OpenFileDescriptorV1(JournalEntry):
+    """path_open; flags and rights are the raw WASI bit sets."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.OpenFileDescriptorV1
+    fields = ("fd", "dirfd", "dirflags", "path", "o_flags", "fs_rights_base",
+              "fs_rights_inheriting", "fs_flags")
+    archive = _Archive("JournalEntryOpenFileDescriptorV1", 40,
+                       (0, U32, "fd"),
+                       (4, U32, "dirfd"),
+                       (8, U32, "dirflags"),
+                       (12, FDFLAGS, "fs_flags"),
+                       (14, OFLAGS, "o_flags"),
+                       (16, RIGHTS, "fs_rights_base"),
+                       (24, RIGHTS, "fs_rights_inheriting"),
+                       (32, STR, "path"))
+
+
+class CloseFileDescriptorV1(JournalEntry):
+    """fd_close."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.CloseFileDescriptorV1
+    fields = ("fd",)
+    archive = _Archive("JournalEntryCloseFileDescriptorV1", 8,
+                       (0, U32, "fd"))
+
+
+class RenumberFileDescriptorV1(JournalEntry):
+    """fd_renumber."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.RenumberFileDescriptorV1
+    fields = ("old_fd", "new_fd")
+    archive = _Archive("JournalEntryRenumberFileDescriptorV1", 8,
+                       (0, U32, "old_fd"),
+                       (4, U32, "new_fd"))
+
+
+class DuplicateFileDescriptorV1(JournalEntry):
+    """fd_dup."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.DuplicateFileDescriptorV1
+    fields = ("original_fd", "copied_fd")
+    archive = _Archive("JournalEntryDuplicateFileDescriptorV1", 8,
+                       (0, U32, "original_fd"),
+                       (4, U32, "copied_fd"))
+
+
+class CreateDirectoryV1(JournalEntry):
+    """path_create_directory."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.CreateDirectoryV1
+    fields = ("fd", "path")
+    archive = _Archive("JournalEntryCreateDirectoryV1", 16,
+                       (0, U32, "fd"),
+                       (4, STR, "path"))
+
+
+class RemoveDirectoryV1(JournalEntry):
+    """path_remove_directory."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.RemoveDirectoryV1
+    fields = ("fd", "path")
+    archive = _Archive("JournalEntryRemoveDirectoryV1", 16,
+                       (0, U32, "fd"),
+                       (4, STR, "path"))
+
+
+class PathSetTimesV1(JournalEntry):
+    """path_filestat_set_times; times in nanoseconds."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PathSetTimesV1
+    fields = ("fd", "flags", "path", "st_atim", "st_mtim", "fst_flags")
+    archive = _Archive("JournalEntryPathSetTimesV1", 40,
+                       (0, U32, "fd"),
+                       (4, U32, "flags"),
+                       (8, STR, "path"),
+                       (16, U64, "st_atim"),
+                       (24, U64, "st_mtim"),
+                       (32, FSTFLAGS, "fst_flags"))
+
+
+class FileDescriptorSetTimesV1(JournalEntry):
+    """fd_filestat_set_times; times in nanoseconds."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.FileDescriptorSetTimesV1
+    fields = ("fd", "st_atim", "st_mtim", "fst_flags")
+    archive = _Archive("JournalEntryFileDescriptorSetTimesV1", 24,
+                       (0, U32, "fd"),
+                       (4, FSTFLAGS, "fst_flags"),
+                       (8, U64, "st_atim"),
+                       (16, U64, "st_mtim"))
+
+
+class FileDescriptorSetSizeV1(JournalEntry):
+    """fd_filestat_set_size."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.FileDescriptorSetSizeV1
+    fields = ("fd", "st_size")
+    archive = _Archive("JournalEntryFileDescriptorSetSizeV1", 16,
+                       (0, U32, "fd"),
+                       (8, U64, "st_size"))
+
+
+class FileDescriptorSetFlagsV1(JournalEntry):
+    """fd_fdstat_set_flags; ``flags`` is the raw Fdflags bit set."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.FileDescriptorSetFlagsV1
+    fields = ("fd", "flags")
+    archive = _Archive("JournalEntryFileDescriptorSetFlagsV1", 8,
+                       (0, U32, "fd"),
+                       (4, FDFLAGS, "flags"))
+
+
+class FileDescriptorSetRightsV1(JournalEntry):
+    """fd_fdstat_set_rights."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.FileDescriptorSetRightsV1
+    fields = ("fd", "fs_rights_base", "fs_rights_inheriting")
+    archive = _Archive("JournalEntryFileDescriptorSetRightsV1", 24,
+                       (0, U32, "fd"),
+                       (8, RIGHTS, "fs_rights_base"),
+                       (16, RIGHTS, "fs_rights_inheriting"))
+
+
+class FileDescriptorAdviseV1(JournalEntry):
+    """fd_advise."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.FileDescriptorAdviseV1
+    fields = ("fd", "offset", "len", "advice")
+    archive = _Archive("JournalEntryFileDescriptorAdviseV1", 32,
+                       (0, U32, "fd"),
+                       (8, U64, "offset"),
+                       (16, U64, "len"),
+                       (24, ADVICE, "advice"))
+
+
+class FileDescriptorAllocateV1(JournalEntry):
+    """fd_allocate."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.FileDescriptorAllocateV1
+    fields = ("fd", "offset", "len")
+    archive = _Archive("JournalEntryFileDescriptorAllocateV1", 24,
+                       (0, U32, "fd"),
+                       (8, U64, "offset"),
+                       (16, U64, "len"))
+
+
+class CreateHardLinkV1(JournalEntry):
+    """path_link."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.CreateHardLinkV1
+    fields = ("old_fd", "old_path", "old_flags", "new_fd", "new_path")
+    archive = _Archive("JournalEntryCreateHardLinkV1", 32,
+                       (0, U32, "old_fd"),
+                       (4, STR, "old_path"),
+                       (12, U32, "old_flags"),
+                       (16, U32, "new_fd"),
+                       (20, STR, "new_path"))
+
+
+class CreateSymbolicLinkV1(JournalEntry):
+    """path_symlink."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.CreateSymbolicLinkV1
+    fields = ("old_path", "fd", "new_path")
+    archive = _Archive("JournalEntryCreateSymbolicLinkV1", 24,
+                       (0, U32, "fd"),
+                       (4, STR, "old_path"),
+                       (12, STR, "new_path"))
+
+
+class UnlinkFileV1(JournalEntry):
+    """path_unlink_file."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.UnlinkFileV1
+    fields = ("fd", "path")
+    archive = _Archive("JournalEntryUnlinkFileV1", 16,
+                       (0, U32, "fd"),
+                       (4, STR, "path"))
+
+
+class PathRenameV1(JournalEntry):
+    """path_rename."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PathRenameV1
+    fields = ("old_fd", "old_path", "new_fd", "new_path")
+    archive = _Archive("JournalEntryPathRenameV1", 24,
+                       (0, U32, "old_fd"),
+                       (4, STR, "old_path"),
+                       (12, U32, "new_fd"),
+                       (16, STR, "new_path"))
+
+
+class ChangeDirectoryV1(JournalEntry):
+    """chdir."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.ChangeDirectoryV1
+    fields = ("path",)
+    archive = _Archive("JournalEntryChangeDirectoryV1", 8,
+                       (0, STR, "path"))
+
+
+class EpollCreateV1(JournalEntry):
+    """epoll_create."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.EpollCreateV1
+    fields = ("fd",)
+    archive = _Archive("JournalEntryEpollCreateV1", 8,
+                       (0, U32, "fd"))
+
+
+class EpollCtlV1(JournalEntry):
+    """epoll_ctl."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.EpollCtlV1
+    fields = ("epfd", "op", "fd", "event")
+    archive = _Archive("JournalEntryEpollCtlV1", 56,
+                       (0, U32, "epfd"),
+                       (4, EPOLL_CTL, "op"),
+                       (8, U32, "fd"),
+                       (16, EPOLL_EVENT_OPT, "event"))
+
+
+class TtySetV1(JournalEntry):
+    """tty_set (the archive stores the Tty fields flat, then line_feeds)."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.TtySetV1
+    fields = ("tty", "line_feeds")
+    archive = _Archive("JournalEntryTtySetV1", 24,
+                       (0, TTY, "tty", "cols..line_buffered"),
+                       (21, BOOL, "line_feeds"))
+
+
+class CreatePipeV1(JournalEntry):
+    """fd_pipe."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.CreatePipeV1
+    fields = ("fd1", "fd2")
+    archive = _Archive("JournalEntryCreatePipeV1", 8,
+                       (0, U32, "fd1"),
+                       (4, U32, "fd2"))
+
+
+class CreateEventV1(JournalEntry):
+    """fd_event; ``flags`` is the raw EventFdFlags bit set."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.CreateEventV1
+    fields = ("initial_val", "flags", "fd")
+    archive = _Archive("JournalEntryCreateEventV1", 16,
+                       (0, U64, "initial_val"),
+                       (8, U16, "flags"),
+                       (12, U32, "fd"))
+
+
+class PortAddAddrV1(JournalEntry):
+    """port_addr_add."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortAddAddrV1
+    fields = ("cidr",)
+    archive = _Archive("JournalEntryPortAddAddrV1", 24,
+                       (0, IPCIDR, "cidr"))
+
+
+class PortDelAddrV1(JournalEntry):
+    """port_addr_remove."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortDelAddrV1
+    fields = ("addr",)
+    archive = _Archive("JournalEntryPortDelAddrV1", 24,
+                       (0, IPADDR, "addr"))
+
+
+class PortAddrClearV1(JournalEntry):
+    """port_addr_clear (stored as ``()``: an empty body)."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortAddrClearV1
+
+
+class PortBridgeV1(JournalEntry):
+    """port_bridge."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortBridgeV1
+    fields = ("network", "token", "security")
+    archive = _Archive("JournalEntryPortBridgeV1", 24,
+                       (0, STR, "network"),
+                       (8, STR, "token"),
+                       (16, SECURITY, "security"))
+
+
+class PortUnbridgeV1(JournalEntry):
+    """port_unbridge (stored as ``()``: an empty body)."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortUnbridgeV1
+
+
+class PortDhcpAcquireV1(JournalEntry):
+    """port_dhcp_acquire (stored as ``()``: an empty body)."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortDhcpAcquireV1
+
+
+class PortGatewaySetV1(JournalEntry):
+    """port_gateway_set."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortGatewaySetV1
+    fields = ("ip",)
+    archive = _Archive("JournalEntryPortGatewaySetV1", 24,
+                       (0, IPADDR, "ip"))
+
+
+class PortRouteAddV1(JournalEntry):
+    """port_route_add; the optional times are int nanoseconds."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortRouteAddV1
+    fields = ("cidr", "via_router", "preferred_until", "expires_at")
+    archive = _Archive("JournalEntryPortRouteAddV1", 88,
+                       (0, IPCIDR, "cidr"),
+                       (18, IPADDR, "via_router"),
+                       (40, DURATION_OPT, "preferred_until"),
+                       (64, DURATION_OPT, "expires_at"))
+
+
+class PortRouteClearV1(JournalEntry):
+    """port_route_clear (stored as ``()``: an empty body)."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortRouteClearV1
+
+
+class PortRouteDelV1(JournalEntry):
+    """port_route_remove."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.PortRouteDelV1
+    fields = ("ip",)
+    archive = _Archive("JournalEntryPortRouteDelV1", 24,
+                       (0, IPADDR, "ip"))
+
+
+class SocketOpenV1(JournalEntry):
+    """sock_open; ``pt`` is the raw SockProto number."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketOpenV1
+    fields = ("af", "ty", "pt", "fd")
+    archive = _Archive("JournalEntrySocketOpenV1", 8,
+                       (0, ADDRESS_FAMILY, "af"),
+                       (1, SOCKTYPE, "ty"),
+                       (2, SOCKPROTO, "pt"),
+                       (4, U32, "fd"))
+
+
+class SocketListenV1(JournalEntry):
+    """sock_listen."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketListenV1
+    fields = ("fd", "backlog")
+    archive = _Archive("JournalEntrySocketListenV1", 8,
+                       (0, U32, "fd"),
+                       (4, U32, "backlog"))
+
+
+class SocketBindV1(JournalEntry):
+    """sock_bind."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketBindV1
+    fields = ("fd", "addr")
+    archive = _Archive("JournalEntrySocketBindV1", 40,
+                       (0, U32, "fd"),
+                       (4, SOCKADDR, "addr"))
+
+
+class SocketConnectedV1(JournalEntry):
+    """sock_connect completed."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketConnectedV1
+    fields = ("fd", "local_addr", "peer_addr")
+    archive = _Archive("JournalEntrySocketConnectedV1", 72,
+                       (0, U32, "fd"),
+                       (4, SOCKADDR, "local_addr"),
+                       (36, SOCKADDR, "peer_addr"))
+
+
+class SocketAcceptedV1(JournalEntry):
+    """sock_accept returned ``fd``."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketAcceptedV1
+    fields = ("listen_fd", "fd", "local_addr", "peer_addr", "fd_flags", "non_blocking")
+    archive = _Archive("JournalEntrySocketAcceptedV1", 80,
+                       (0, U32, "listen_fd"),
+                       (4, U32, "fd"),
+                       (8, SOCKADDR, "local_addr"),
+                       (40, SOCKADDR, "peer_addr"),
+                       (72, FDFLAGS, "fd_flags"),
+                       (74, BOOL, "non_blocking", "nonblocking"))
+
+
+class SocketJoinIpv4MulticastV1(JournalEntry):
+    """sock_join_multicast_v4."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketJoinIpv4MulticastV1
+    fields = ("fd", "multiaddr", "iface")
+    archive = _Archive("JournalEntrySocketJoinIpv4MulticastV1", 16,
+                       (0, U32, "fd"),
+                       (4, IPV4, "multiaddr"),
+                       (8, IPV4, "iface"))
+
+
+class SocketJoinIpv6MulticastV1(JournalEntry):
+    """sock_join_multicast_v6."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketJoinIpv6MulticastV1
+    fields = ("fd", "multi_addr", "iface")
+    archive = _Archive("JournalEntrySocketJoinIpv6MulticastV1", 24,
+                       (0, U32, "fd"),
+                       (4, IPV6, "multi_addr", "multiaddr"),
+                       (20, U32, "iface"))
+
+
+class SocketLeaveIpv4MulticastV1(JournalEntry):
+    """sock_leave_multicast_v4."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketLeaveIpv4MulticastV1
+    fields = ("fd", "multi_addr", "iface")
+    archive = _Archive("JournalEntrySocketLeaveIpv4MulticastV1", 16,
+                       (0, U32, "fd"),
+                       (4, IPV4, "multi_addr", "multiaddr"),
+                       (8, IPV4, "iface"))
+
+
+class SocketLeaveIpv6MulticastV1(JournalEntry):
+    """sock_leave_multicast_v6."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketLeaveIpv6MulticastV1
+    fields = ("fd", "multi_addr", "iface")
+    archive = _Archive("JournalEntrySocketLeaveIpv6MulticastV1", 24,
+                       (0, U32, "fd"),
+                       (4, IPV6, "multi_addr", "multiaddr"),
+                       (20, U32, "iface"))
+
+
+class SocketSendFileV1(JournalEntry):
+    """sock_send_file."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketSendFileV1
+    fields = ("socket_fd", "file_fd", "offset", "count")
+    archive = _Archive("JournalEntrySocketSendFileV1", 24,
+                       (0, U32, "socket_fd"),
+                       (4, U32, "file_fd"),
+                       (8, U64, "offset"),
+                       (16, U64, "count"))
+
+
+class SocketSendToV1(JournalEntry):
+    """sock_send_to; ``flags`` is the raw SiFlags bit set."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketSendToV1
+    fields = ("fd", "data", "flags", "addr", "is_64bit")
+    archive = _Archive("JournalEntrySocketSendToV1", 56,
+                       (0, U32, "fd"),
+                       (4, BYTES, "data"),
+                       (12, U16, "flags"),
+                       (16, SOCKADDR, "addr"),
+                       (48, BOOL, "is_64bit"))
+
+
+class SocketSendV1(JournalEntry):
+    """sock_send; ``flags`` is the raw SiFlags bit set."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketSendV1
+    fields = ("fd", "data", "flags", "is_64bit")
+    archive = _Archive("JournalEntrySocketSendV1", 16,
+                       (0, U32, "fd"),
+                       (4, BYTES, "data"),
+                       (12, U16, "flags"),
+                       (14, BOOL, "is_64bit"))
+
+
+class SocketSetOptFlagV1(JournalEntry):
+    """sock_set_opt_flag."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketSetOptFlagV1
+    fields = ("fd", "opt", "flag")
+    archive = _Archive("JournalEntrySocketSetOptFlagV1", 8,
+                       (0, U32, "fd"),
+                       (4, SOCKOPTION, "opt"),
+                       (5, BOOL, "flag"))
+
+
+class SocketSetOptSizeV1(JournalEntry):
+    """sock_set_opt_size."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketSetOptSizeV1
+    fields = ("fd", "opt", "size")
+    archive = _Archive("JournalEntrySocketSetOptSizeV1", 16,
+                       (0, U32, "fd"),
+                       (4, SOCKOPTION, "opt"),
+                       (8, U64, "size"))
+
+
+class SocketSetOptTimeV1(JournalEntry):
+    """sock_set_opt_time; ``time`` is int nanoseconds or None."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketSetOptTimeV1
+    fields = ("fd", "ty", "time")
+    archive = _Archive("JournalEntrySocketSetOptTimeV1", 32,
+                       (0, U32, "fd"),
+                       (4, TIME_TYPE, "ty"),
+                       (8, DURATION_OPT, "time"))
+
+
+class SocketShutdownV1(JournalEntry):
+    """sock_shutdown."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketShutdownV1
+    fields = ("fd", "how")
+    archive = _Archive("JournalEntrySocketShutdownV1", 8,
+                       (0, U32, "fd"),
+                       (4, SHUTDOWN_HOW, "how"))
+
+
+class SnapshotV1(JournalEntry):
+    """A snapshot ends here; ``when`` is int nanoseconds since the Unix epoch.
+
+    Times before 1970 are stored as the epoch itself, as wasmer does.
+    """
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SnapshotV1
+    fields = ("when", "trigger")
+    archive = _Archive("JournalEntrySnapshotV1", 24,
+                       (0, SYSTEM_TIME, "when", "since_epoch"),
+                       (16, TRIGGER, "trigger"))
+
+
+#: The entry class of every record type, by record type.
+ENTRY_CLASSES: Dict[JournalEntryRecordType, type] = {
+    cls.record_type: cls for cls in JournalEntry.__subclasses__()}
+assert len(ENTRY_CLASSES) == len(JournalEntryRecordType)
+
+# Indexed by the raw u16 record type for the hot read loop.
+_CLASS_BY_CODE: List[Optional[type]] = [None] * (max(JournalEntryRecordType) + 1)
+for _cls in ENTRY_CLASSES.values():
+    _CLASS_BY_CODE[_cls.record_type] = _cls
+del _cls
+
+
+# ---------------------------------------------------------------------------
+# The archive codec
+# ---------------------------------------------------------------------------
+
+_ZEROS = bytes(16)
+_UNIT_ENTRIES = {cls: tuple.__new__(cls, ()) for cls in ENTRY_CLASSES.values()
+                 if not cls.fields}
+
+
+class _FieldInvalid(_Invalid):
+    def __init__(self, message, field):
+        super().__init__(message)
+        self.field = field
+
+
+class _LZ4Invalid(_FieldInvalid):
+    """The compressed memory of an UpdateMemoryRegionV1 does not decode."""
+
+
+def encode_entry(entry: JournalEntry, position: int = 0) -> bytes:
+    """The archived body of ``entry`` when it is written at ``position``.
+
+    ``position`` is the serializer position of the body's first byte: its
+    offset in the file, counted from the start of the journal segment.  It
+    decides the alignment padding, as rkyv's ``serialize_value`` does: each
+    byte vector or string is padded to 16 and written first, in field order,
+    then the root struct is padded to 8 and written last.
+    """
+    cls = type(entry)
+    if not isinstance(entry, JournalEntry) or cls is JournalEntry:
+        raise TypeError("expected a journal entry, got %s" % cls.__name__)
+    archive = cls.archive
+    if archive is None:
+        return b""                      # serialize_value(&()) writes nothing
+    raw = [None] * archive.value_count
+    for value_index, entry_index, encode in cls._encode_plan:
+        value = entry[entry_index]
+        raw[value_index] = value if encode is None else encode(value)
+    if cls is UpdateMemoryRegionV1:
+        raw[0] = entry.compressed_data
+    chunks = []
+    here = position
+    vectors = archive.vectors
+    if vectors:
+        starts = []
+        for value_index, _, field in vectors:
+            data = raw[value_index]
+            if field.type.vector == "str":
+                data = data.encode("utf-8")
+            pad = -here & 15
+            if pad:
+                chunks.append(_ZEROS[:pad])
+                here += pad
+            starts.append(here)
+            chunks.append(data)
+            here += len(data)
+            raw[value_index + 1] = len(data)
+    pad = -here & 7
+    if pad:
+        chunks.append(_ZEROS[:pad])
+        here += pad
+    if vectors:
+        for (value_index, offset, field), start in zip(vectors, starts):
+            relative = start - (here + offset)
+            if relative < -(1 << 31) or raw[value_index + 1] > 0xFFFFFFFF:
+                raise EntryValueError("%s.%s is too large to archive (%d bytes)"
+                                      % (cls.__name__, field.name, raw[value_index + 1]))
+            raw[value_index] = relative
+    chunks.append(archive.root.pack(*raw))
+    return b"".join(chunks)
+
+
+def encode_record(entry: JournalEntry, position: int) -> bytes:
+    """Header and body of ``entry`` as written with its header at ``position``."""
+    body = encode_entry(entry, position + RECORD_HEADER_SIZE)
+    return _header_struct.pack(entry.record_type, len(body) >> 32,
+                               len(body) & 0xFFFFFFFF) + body
+
+
+def _decode_body(cls, buf, start, end, base, max_uncompressed):
+    """Decode and validate the body ``buf[start:end]`` of a ``cls`` record.
+
+    ``base`` is where the journal segment starts (alignment counts from
+    it).  Checks what rkyv 0.7's ``check_archived_root`` checks: the root
+    fits and is aligned, every byte vector lies before the root and after
+    the previous one, bools are 0 or 1, enum and Option tags are known;
+    strings must also be UTF-8.  Raises _Invalid.
+    """
+    archive = cls.archive
+    if archive is None:
+        return _UNIT_ENTRIES[cls]        # wasmer ignores the body of () records
+    root_pos = end - archive.size
+    if root_pos < start:
+        raise _Invalid("body of %d bytes is shorter than %s (%d bytes)"
+                       % (end - start, archive.name, archive.size))
+    if (start - base) & 7 or (root_pos - base) & 7:
+        raise _Invalid("%s at offset %d is not 8-aligned" % (archive.name, root_pos))
+    values = archive.root.unpack_from(buf, root_pos)
+    if cls._plain:
+        return tuple.__new__(cls, values)
+    if archive.vectors:
+        values = list(values)
+        lower = start
+        for value_index, offset, field in archive.vectors:
+            length = values[value_index + 1]
+            data = root_pos + offset + values[value_index]
+            if data < lower or data + length > root_pos:
+                raise _FieldInvalid("%d bytes at offset %d lie outside the body's "
+                                    "free range %d..%d" % (length, data, lower, root_pos),
+                                    field.archived_name)
+            values[value_index] = buf[data:data + length]
+            lower = data + length
+    try:
+        items = [values[index] if decode is None else decode(values[index])
+                 for index, decode in cls._decode_plan]
+    except _Invalid as exc:
+        for field in archive.fields:
+            decode = field.type.decode
+            if decode is not None:
+                try:
+                    decode(values[archive.value_index[field.name]])
+                except _Invalid:
+                    raise _FieldInvalid(str(exc), field.archived_name) from None
+        raise
+    if cls is UpdateMemoryRegionV1:
+        compressed = items[1]
+        items[1] = _decompress_region(compressed, max_uncompressed)
+        entry = tuple.__new__(cls, items)
+        object.__setattr__(entry, "_compressed", compressed)
+        return entry
+    return tuple.__new__(cls, items)
+
+
+def _decompress_region(compressed, max_uncompressed):
+    try:
+        return _lz4_decompress_prepended(compressed, max_uncompressed)
+    except _LZ4Error as exc:
+        raise _LZ4Invalid(str(exc), "compressed_data") from None
+
+
+def _corrupt(exc: _Invalid, offset: int) -> CorruptRecordError:
+    error = DecompressionError if isinstance(exc, _LZ4Invalid) else CorruptRecordError
+    return error(str(exc), offset, getattr(exc, "field", None))
+
+
+def decode_entry(record_type: int, body: bytes, position: int = 0, *,
+                 max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
+                 ) -> JournalEntry:
+    """Decode and validate one record body.
+
+    ``position`` is where the body starts, counted from the start of its
+    journal segment (it matters for alignment checks only).  Raises
+    CorruptRecordError (offset: ``position``) on an invalid body, and
+    ValueError on an unknown record type.
+    """
+    cls = _CLASS_BY_CODE[record_type] if 0 <= record_type < len(_CLASS_BY_CODE) else None
+    if cls is None:
+        raise ValueError("unknown record type %r" % (record_type,))
+    try:
+        return _decode_body(cls, body, 0, len(body), -position, max_uncompressed_size)
+    except _Invalid as exc:
+        raise _corrupt(exc, position) from None
+
+
+# ---------------------------------------------------------------------------
+# Reading: the record scanner and LogFileJournalRx
+# ---------------------------------------------------------------------------
+
+_MAX_CODE = len(_CLASS_BY_CODE)
+
+
+def _check_magic(buffer, size: int) -> int:
+    """Where records start: 8 past the magic, or 0 for a buffer under 8 bytes."""
+    if size < RECORD_HEADER_SIZE:
+        return 0          # wasmer treats a buffer shorter than the magic as empty
+    if buffer[:RECORD_HEADER_SIZE] != JOURNAL_MAGIC_NUMBER_BYTES:
+        raise InvalidMagicError("invalid magic number %s (expected %s)"
+                                % (bytes(buffer[:8]).hex(), JOURNAL_MAGIC_NUMBER_BYTES.hex()), 0)
+    return RECORD_HEADER_SIZE
+
+
+def iter_records(buffer, start: int = 0) -> Iterator[RecordInfo]:
+    """Locate the records of a journal buffer without decoding their bodies.
+
+    Follows the reader's rules: the magic at ``start`` is checked, a magic
+    between records starts a new segment, and the scan ends where reading
+    would (unknown record type, or a header or body cut short).  Raises
+    InvalidMagicError.
+    """
+    size = len(buffer)
+    pos = start + _check_magic(memoryview(buffer)[start:], size - start)
+    segment = start
+    unpack = _header_struct.unpack_from
+    while size - pos >= RECORD_HEADER_SIZE:
+        code, high, low = unpack(buffer, pos)
+        if code >= _MAX_CODE or _CLASS_BY_CODE[code] is None:
+            if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
+                segment = pos
+                pos += RECORD_HEADER_SIZE
+                continue
+            return
+        end = pos + RECORD_HEADER_SIZE + (high << 32 | low)
+        if end > size:
+            return
+        yield RecordInfo(pos, JournalEntryRecordType(code), pos + RECORD_HEADER_SIZE,
+                         end, segment)
+        pos = end
+
+
+class LogFileJournalRx:
+    """Reads the records of a journal buffer, in order.
+
+    The buffer is a snapshot: a file's records appended after the reader
+    was made are not seen until ``as_restarted()``.  ``read()`` returns the
+    next LogReadResult, or None at the end; ``stop`` then says why reading
+    ended early (unknown record type, or a tail cut short), if it did.
+
+    With ``strict=True`` a record cut short raises TruncatedRecordError
+    instead of ending the journal.  An UpdateMemoryRegionV1 may claim at
+    most ``max_uncompressed_size`` bytes of memory.
+    """
+
+    def __init__(self, buffer, *, strict: bool = False,
+                 max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE,
+                 _reopen: Optional[Callable[[], "LogFileJournalRx"]] = None,
+                 _mapping: Optional[mmap.mmap] = None) -> None:
+        self._buffer = buffer
+        self._size = len(buffer)
+        self._mapping = _mapping
+        self._reopen = _reopen
+        self._lock = threading.Lock()
+        self.strict = strict
+        self.max_uncompressed_size = max_uncompressed_size
+        self.stop: Optional[JournalStop] = None
+        self._pos = _check_magic(buffer, self._size)
+        self._segment = 0
+
+    @classmethod
+    def _from_fd(cls, fd: int, **options) -> "LogFileJournalRx":
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return cls(b"", **options)
+        mapping = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+        try:
+            return cls(mapping, _mapping=mapping, **options)
+        except BaseException:
+            mapping.close()
+            raise
+
+    def read(self) -> Optional[LogReadResult]:
+        """The next record, or None when there are no more."""
+        with self._lock:
+            return self._next()
+
+    def _next(self) -> Optional[LogReadResult]:
+        buffer = self._buffer
+        size = self._size
+        pos = self._pos
+        while True:
+            if size - pos < RECORD_HEADER_SIZE:
+                if pos < size:
+                    self.stop = JournalStop("truncated-header", pos)
+                    if self.strict:
+                        raise TruncatedRecordError(
+                            "%d bytes after the last record are not a record header"
+                            % (size - pos), pos)
+                self._pos = pos
+                return None
+            code, high, low = _header_struct.unpack_from(buffer, pos)
+            cls = _CLASS_BY_CODE[code] if code < _MAX_CODE else None
+            if cls is None:
+                if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
+                    self._segment = pos           # a concatenated journal
+                    pos += RECORD_HEADER_SIZE
+                    continue
+                self._pos = pos
+                self.stop = JournalStop("unknown-record-type", pos, code)
+                return None
+            start = pos + RECORD_HEADER_SIZE
+            end = start + (high << 32 | low)
+            if end > size:
+                self._pos = pos
+                self.stop = JournalStop("truncated-body", pos, code)
+                if self.strict:
+                    raise TruncatedRecordError(
+                        "%s record of %d bytes runs %d bytes past the end"
+                        % (cls.__name__, end - start, end - size), pos)
+                return None
+            try:
+                entry = _decode_body(cls, buffer, start, end, self._segment,
+                                     self.max_uncompressed_size)
+            except _Invalid as exc:
+                self._pos = pos
+                raise _corrupt(exc, pos) from None
+            self._pos = end
+            return LogReadResult(start, end, entry)
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        """The remaining entries (LogReadResult.record), in order."""
+        while True:
+            with self._lock:
+                result = self._next()
+            if result is None:
+                return
+            yield result[2]
+
+    def records(self) -> Iterator[LogReadResult]:
+        """The remaining records as LogReadResult, in order."""
+        while True:
+            with self._lock:
+                result = self._next()
+            if result is None:
+                return
+            yield result
+
+    def scan(self) -> Iterator[RecordInfo]:
+        """Locate every record of the buffer without decoding bodies."""
+        return iter_records(self._buffer)
+
+    def as_restarted(self) -> "LogFileJournalRx":
+        """A new reader from the first record, of the journal as it is now."""
+        options = dict(strict=self.strict, max_uncompressed_size=self.max_uncompressed_size)
+        if self._reopen is not None:
+            return self._reopen()
+        return LogFileJournalRx(self._buffer, **options)
+
+    def owned_buffer(self) -> memoryview:
+        """The bytes this reader sees, as a read-only view (no copy).
+
+        Release the view before closing the journal: a mapping cannot be
+        closed while views of it exist.
+        """
+        return memoryview(self._buffer).toreadonly()
+
+    @property
+    def position(self) -> int:
+        """Offset of the next header to read."""
+        return self._pos
+
+    def close(self) -> None:
+        """Release the mapping of the file (safe to call twice)."""
+        mapping, self._mapping = self._mapping, None
+        if mapping is not None:
+            self._buffer = b""
+            self._size = 0
+            try:
+                mapping.close()
+            except BufferError:
+                pass    # views from owned_buffer() are alive; the GC unmaps later
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+# ---------------------------------------------------------------------------
+# Writing: LogFileJournalTx
+# ---------------------------------------------------------------------------
+
+_HEADER_PLACEHOLDER = bytes(RECORD_HEADER_SIZE)
+
+
+def _pwrite_all(fd: int, data, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        if hasattr(os, "pwrite"):
+            written = os.pwrite(fd, view, offset)
+        else:                                  # Windows
+            os.lseek(fd, offset, os.SEEK_SET)
+            written = os.write(fd, view)
+        view = view[written:]
+        offset += written
+
+
+class LogFileJournalTx:
+    """Appends records to a journal file.
+
+    A write serializes the entry at the file's end, as wasmer does: an
+    8-byte zero header placeholder and the body, then the real header over
+    the placeholder.  Writes are serialized by a lock, so threads may share
+    one writer.
+    """
+
+    def __init__(self, fd: int, *, _owns_fd: bool = True) -> None:
+        self._fd = fd
+        self._owns_fd = _owns_fd
+        self._lock = threading.Lock()
+        self._closed = False
+        end = os.lseek(fd, 0, os.SEEK_END)
+        if end == 0:
+            _pwrite_all(fd, JOURNAL_MAGIC_NUMBER_BYTES, 0)
+            end = RECORD_HEADER_SIZE
+        self._pos = end
+
+    def write(self, entry: JournalEntry) -> LogWriteResult:
+        """Append ``entry``; returns where its body landed."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("write to a closed journal")
+            header_offset = self._pos
+            start = header_offset + RECORD_HEADER_SIZE
+            body = encode_entry(entry, start)
+            end = start + len(body)
+            _pwrite_all(self._fd, _HEADER_PLACEHOLDER + body, header_offset)
+            _pwrite_all(self._fd, _header_struct.pack(
+                entry.record_type, len(body) >> 32, len(body) & 0xFFFFFFFF), header_offset)
+            self._pos = end
+        return LogWriteResult(start, end)
+
+    def flush(self) -> None:
+        """Hand written records to the operating system (they already are)."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("flush of a closed journal")
+
+    @property
+    def position(self) -> int:
+        """Offset where the next record's header goes."""
+        return self._pos
+
+    def as_rx(self, **options) -> LogFileJournalRx:
+        """A reader of the file as it is now."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("read of a closed journal")
+            return LogFileJournalRx._from_fd(
+                self._fd, _reopen=lambda: self.as_rx(**options), **options)
+
+    def close(self) -> None:
+        """Close the file (safe to call twice)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                if self._owns_fd:
+                    os.close(self._fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+# ---------------------------------------------------------------------------
+# Journals
+# ---------------------------------------------------------------------------
+
+class UnsupportedJournal:
+    """A writer that refuses every write (the writer of ``from_buffer``)."""
+
+    def write(self, entry: JournalEntry) -> LogWriteResult:
+        """Always raises UnsupportedOperationError."""
+        raise UnsupportedOperationError("this journal cannot be written to")
+
+    def flush(self) -> None:
+        """Nothing to flush."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class RecombinedJournal:
+    """A journal made of a separate writer and reader."""
+
+    def __init__(self, tx, rx: LogFileJournalRx) -> None:
+        self.tx = tx
+        self.rx = rx
+
+    def write(self, entry: JournalEntry) -> LogWriteResult:
+        """Append ``entry`` through the writer."""
+        return self.tx.write(entry)
+
+    def flush(self) -> None:
+        """Flush the writer."""
+        self.tx.flush()
+
+    def read(self) -> Optional[LogReadResult]:
+        """The next record from the reader, or None."""
+        return self.rx.read()
+
+    def as_restarted(self) -> LogFileJournalRx:
+        """A new reader from the first record."""
+        return self.rx.as_restarted()
+
+    def split(self) -> Tuple[Any, LogFileJournalRx]:
+        """The writer and the reader."""
+        return self.tx, self.rx
+
+    def owned_buffer(self) -> memoryview:
+        """The bytes the reader sees (no copy)."""
+        return self.rx.owned_buffer()
+
+    @property
+    def stop(self) -> Optional[JournalStop]:
+        """Why reading ended early, if it did."""
+        return self.rx.stop
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(self.rx)
+
+    def close(self) -> None:
+        """Close the writer and the reader."""
+        try:
+            self.tx.close()
+        finally:
+            self.rx.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class LogFileJournal(RecombinedJournal):
+    """A journal file: append entries and read them back.
+
+    ``LogFileJournal(path)`` (or ``LogFileJournal.new(path)``) opens or
+    creates the file for reading and appending; the magic number is written
+    into an empty file.  Writes go to the end of the file; the reader sees
+    the file as it was when the journal was opened (``as_restarted()``
+    gives a fresh reader).
+    """
+
+    def __init__(self, path: Union[str, "os.PathLike[str]"], *, strict: bool = False,
+                 max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> None:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags, 0o666)
+        self.path = os.fspath(path)
+        self._setup(fd, True, strict=strict, max_uncompressed_size=max_uncompressed_size)
+
+    def _setup(self, fd, writable, **options):
+        try:
+            tx = LogFileJournalTx(fd) if writable else None
+            if tx is not None:
+                rx = tx.as_rx(**options)
+            else:
+                def reopen():
+                    return LogFileJournalRx._from_fd(fd, _reopen=reopen, **options)
+                rx = reopen()
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._readonly_fd = None if writable else fd
+        if tx is None:
+            tx = UnsupportedJournal()
+        super().__init__(tx, rx)
+
+    def close(self) -> None:
+        """Close the writer, the reader and the file."""
+        try:
+            super().close()
+        finally:
+            fd, self._readonly_fd = self._readonly_fd, None
+            if fd is not None:
+                os.close(fd)
+
+    @classmethod
+    def new(cls, path, **options) -> "LogFileJournal":
+        """Open or create ``path`` for reading and appending."""
+        return cls(path, **options)
+
+    @classmethod
+    def new_readonly(cls, path, **options) -> "LogFileJournal":
+        """Open ``path`` for reading only; writes raise UnsupportedOperationError."""
+        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags)
+        journal = cls.__new__(cls)
+        journal.path = os.fspath(path)
+        journal._setup(fd, False, **options)
+        return journal
+
+    @classmethod
+    def from_file(cls, file: BinaryIO, **options) -> "LogFileJournal":
+        """A journal on an open binary file (its descriptor is duplicated).
+
+        A file open for writing ("r+b", "w+b") is read and appended to; a
+        read-only file gives a read-only journal.  The file must be
+        readable, and must not be in append mode.
+        """
+        fd = os.dup(file.fileno())
+        writable = getattr(file, "writable", lambda: False)()
+        if writable and getattr(file, "mode", "").startswith("a"):
+            os.close(fd)
+            raise ValueError("open the journal file with 'r+b', not in append mode")
+        journal = cls.__new__(cls)
+        journal.path = getattr(file, "name", None)
+        journal._setup(fd, writable, **options)
+        return journal
+
+    @staticmethod
+    def from_buffer(buffer, **options) -> RecombinedJournal:
+        """A read-only journal over a bytes-like object or mmap (not copied).
+
+        Its writer is an UnsupportedJournal.
+        """
+        return RecombinedJournal(UnsupportedJournal(), LogFileJournalRx(buffer, **options))
+
+    def as_restarted(self) -> LogFileJournalRx:
+        """A new reader from the first record, of the file as it is now."""
+        return self.rx.as_restarted()
+
+    def split(self) -> Tuple[Any, LogFileJournalRx]:
+        """The writer and the reader; each is closed on its own from now on."""
+        return self.tx, self.rx
+
+
+# ---------------------------------------------------------------------------
+# JSON: the serde form of wasmer's JournalEntry
+# ---------------------------------------------------------------------------
+#
+# ``wasmer journal export`` prints each entry as serde_json writes
+# ``JournalEntry``: externally tagged with snake_case variant names, field
+# names as in Rust, byte vectors as standard base64 of lz4_flex
+# ``compress_prepend_size`` output, flags as ``{"bits": n}``, addresses as
+# their Rust Display text.  Values that form cannot hold (an IPv6 flowinfo,
+# an enum value wasmer has no name for) are written in an extended form
+# that entry_from_json reads back exactly and wasmer's import rejects,
+# rather than silently changed.
+
+# wasix Errno names, by errno value (ExitCode::Errno).
+_ERRNO_NAMES = """
+    Success Toobig Access Addrinuse Addrnotavail Afnosupport Again Already Badf Badmsg
+    Busy Canceled Child Connaborted Connrefused Connreset Deadlk Destaddrreq Dom Dquot
+    Exist Fault Fbig Hostunreach Idrm Ilseq Inprogress Intr Inval Io Isconn Isdir Loop
+    Mfile Mlink Msgsize Multihop Nametoolong Netdown Netreset Netunreach Nfile Nobufs
+    Nodev Noent Noexec Nolck Nolink Nomem Nomsg Noprotoopt Nospc Nosys Notconn Notdir
+    Notempty Notrecoverable Notsock Notsup Notty Nxio Overflow Ownerdead Perm Pipe Proto
+    Protonosupport Prototype Range Rofs Spipe Srch Stale Timedout Txtbsy Xdev Notcapable
+    Shutdown Memviolation Unknown
+""".split()
+
+# wasix SockProto names, by protocol number (SocketOpenV1.pt), typos included.
+_SOCKPROTO_NAMES = """
+    Ip Icmp Igmp ProtoThree Ipip ProtoFive Tcp ProtoSeven Egp ProtoNine ProtoTen
+    ProtoEleven Pup ProtoThirteen ProtoFourteen ProtoFifteen ProtoSixteen Udp
+    ProtoEighteen ProtoNineteen ProtoTwenty ProtoTwentyone Idp ProtoTwentythree
+    ProtoTwentyfour ProtoTwentyfive ProtoTwentysix ProtoTwentyseven ProtoTwentyeight
+    ProtoTp ProtoThirty ProtoThirtyone ProtoThirtytwo Dccp ProtoThirtyfour
+    ProtoThirtyfive ProtoThirtysix ProtoThirtyseven ProtoThirtyeight ProtoThirtynine
+    ProtoFourty Ipv6 ProtoFourtytwo Routing Fragment ProtoFourtyfive Rsvp Gre
+    ProtoFourtyeight ProtoFourtynine Esp Ah ProtoFiftytwo ProtoFiftythree ProtoFiftyfour
+    ProtoFiftyfive ProtoFiftysix ProtoFiftyseven Icmpv6 None Dstopts ProtoSixtyone
+    ProtoSixtytwo ProtoSixtythree ProtoSixtyfour ProtoSixtyfive ProtoSixtysix
+    ProtoSixtyseven ProtoSixtyeight ProtoSixtynine ProtoSeventy ProtoSeventyone
+    ProtoSeventytwo ProtoSeventythree ProtoSeventyfour ProtoSeventyfive ProtoSeventysix
+    ProtoSeventyseven ProtoSeventyeight ProtoSeventynine ProtoEighty ProtoEightyone
+    ProtoEightytwo ProtoEightythree ProtoEightyfour ProtoEightyfive ProtoEightysix
+    ProtoEightyseven ProtoEightyeight ProtoEightynine ProtoNinety ProtoNinetyone Mtp
+    ProtoNinetythree Beetph ProtoNinetyfive ProtoNinetysix ProtoNineetyseven Encap
+    ProtoNinetynine ProtoOnehundred ProtoOnehundredandone ProtoOnehundredandtwo Pim
+    ProtoOnehundredandfour ProtoOnehundredandfive ProtoOnehundredandsix
+    ProtoOnehundredandseven Comp ProtoOnehundredandnine ProtoOnehundredandten
+    ProtoOnehundredandeleven ProtoOnehundredandtwelve ProtoOnehundredandthirteen
+    ProtoOnehundredandfourteen ProtoOnehundredandfifteen ProtoOnehundredandsixteen
+    ProtoOnehundredandseventeen ProtoOnehundredandeighteen ProtoOnehundredandnineteen
+    ProtoOnehundredandtwenty ProtoOnehundredandtwentyone ProtoOnehundredandtwentytwo
+    ProtoOnehundredandtwentythree ProtoOnehundredandtwentyfour
+    ProtoOnehundredandtwentyfive ProtoOnehundredandtwentysix
+    ProtoOnehundredandtwentyseven ProtoOnehundredandtwentyeight
+    ProtoOnehundredandtwentynine ProtoOnehundredandthirty ProtoOnehundredandthirtyone
+    Sctp ProtoOnehundredandthirtythree ProtoOnehundredandthirtyfour Mh Udplite Mpls
+    ProtoOnehundredandthirtyeight ProtoOnehundredandthirtynine ProtoOnehundredandfourty
+    ProtoOnehundredandfourtyone ProtoOnehundredandfourtytwo Ethernet
+    ProtoOnehundredandfourtyfour ProtoOnehundredandfourtyfive
+    ProtoOnehundredandfourtysix ProtoOnehundredandfourtyseven
+    ProtoOnehundredandfourtyeight ProtoOnehundredandfourtynine ProtoOnehundredandfifty
+    ProtoOnehundredandfiftyone ProtoOnehundredandfiftytwo ProtoOnehundredandfiftythree
+    ProtoOnehundredandfiftyfour ProtoOnehundredandfiftyfive ProtoOnehundredandfiftysix
+    ProtoOnehundredandfiftyseven ProtoOnehundredandfiftyeight
+    ProtoOnehundredandfiftynine ProtoOnehundredandsixty ProtoOnehundredandsixtyone
+    ProtoOnehundredandsixtytwo ProtoOnehundredandsixtythree ProtoOnehundredandsixtyfour
+    ProtoOnehundredandsixtyfive ProtoOnehundredandsixtysix ProtoOnehundredandsixtyseven
+    ProtoOnehundredandsixtyeight ProtoOnehundredandsixtynine ProtoOnehundredandseventy
+    ProtoOnehundredandseventyone ProtoOnehundredandseventytwo
+    ProtoOnehundredandseventythree ProtoOnehundredandseventyfour
+    ProtoOnehundredandseventyfive ProtoOnehundredandseventysix
+    ProtoOnehundredandseventyseven ProtoOnehundredandseventyeight
+    ProtoOnehundredandseventynine ProtoOnehundredandeighty ProtoOnehundredandeightyone
+    ProtoOnehundredandeightytwo ProtoOnehundredandeightythree
+    ProtoOnehundredandeightyfour ProtoOnehundredandeightyfive
+    ProtoOnehundredandeightysix ProtoOnehundredandeightyseven
+    ProtoOnehundredandeightyeight ProtoOnehundredandeightynine ProtoOnehundredandninety
+    ProtoOnehundredandninetyone ProtoOnehundredandninetytwo
+    ProtoOnehundredandninetythree ProtoOnehundredandninetyfour
+    ProtoOnehundredandninetyfive ProtoOnehundredandninetysix
+    ProtoOnehundredandninetyseven ProtoOnehundredandninetyeight
+    ProtoOnehundredandninetynine ProtoTwohundred ProtoTwohundredandone
+    ProtoTwohundredandtwo ProtoTwohundredandthree ProtoTwohundredandfour
+    ProtoTwohundredandfive ProtoTwohundredandsix ProtoTwohundredandseven
+    ProtoTwohundredandeight ProtoTwohundredandnine ProtoTwohundredandten
+    ProtoTwohundredandeleven ProtoTwohundredandtwelve ProtoTwohundredandthirteen
+    ProtoTwohundredandfourteen ProtoTwohundredandfifteen ProtoTwohundredandsixteen
+    ProtoTwohundredandseventeen ProtoTwohundredandeighteen ProtoTwohundredandnineteen
+    ProtoTwohundredandtwenty ProtoTwohundredandtwentyone ProtoTwohundredandtwentytwo
+    ProtoTwohundredandtwentythree ProtoTwohundredandtwentyfour
+    ProtoTwohundredandtwentyfive ProtoTwohundredandtwentysix
+    ProtoTwohundredandtwentyseven ProtoTwohundredandtwentyeight
+    ProtoTwohundredandtwentynine ProtoTwohundredandthirty ProtoTwohundredandthirtyone
+    ProtoTwohundredandthirtytwo ProtoTwohundredandthirtythree
+    ProtoTwohundredandthirtyfour ProtoTwohundredandthirtyfive
+    ProtoTwohundredandthirtysix ProtoTwohundredandthirtyseven
+    ProtoTwohundredandthirtyeight ProtoTwohundredandthirtynine ProtoTwohundredandfourty
+    ProtoTwohundredandfourtyone ProtoTwohundredandfourtytwo
+    ProtoTwohundredandfourtythree ProtoTwohundredandfourtyfour
+    ProtoTwohundredandfourtyfive ProtoTwohundredandfourtysix
+    ProtoTwohundredandfourtyseven ProtoTwohundredandfourtyeight
+    ProtoTwohundredandfourtynine ProtoTwohundredandfifty ProtoTwohundredandfiftyone
+    ProtoTwohundredandfiftytwo ProtoTwohundredandfiftythree ProtoTwohundredandfiftyfour
+    ProtoRaw ProtoTwohundredandfiftysix ProtoTwohundredandfiftyseven
+    ProtoTwohundredandfiftyeight ProtoTwohundredandfiftynine ProtoTwohundredandsixty
+    ProtoTwohundredandsixtyone Mptcp Max
+""".split()
+
+
+class _BadJson(Exception):
+    """A JSON value does not have the form its field needs."""
+
+
+def _json_int(value, low, high):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _BadJson("expected an integer, got %s" % json.dumps(value)[:40])
+    if not low <= value <= high:
+        raise _BadJson("%d is out of range" % value)
+    return value
+
+
+def _json_field(obj, name, optional=False):
+    if not isinstance(obj, dict):
+        raise _BadJson("expected an object, got %s" % json.dumps(obj)[:40])
+    if name not in obj:
+        if optional:
+            return None
+        raise _BadJson("missing field %r" % name)
+    return obj[name]
+
+
+def _json_bool(value):
+    if not isinstance(value, bool):
+        raise _BadJson("expected true or false, got %s" % json.dumps(value)[:40])
+    return value
+
+
+def _json_str(value):
+    if not isinstance(value, str):
+        raise _BadJson("expected a string, got %s" % json.dumps(value)[:40])
+    return value
+
+
+def _int_json(low, high):
+    return (None, lambda value, limit: _json_int(value, low, high))
+
+
+def _base64_lz4(data):
+    return base64.b64encode(lz4_compress_prepend_size(data)).decode("ascii")
+
+
+def _base64_decode(value):
+    try:
+        return base64.b64decode(_json_str(value), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _BadJson("invalid base64: %s" % exc) from None
+
+
+def _bytes_from_json(value, limit):
+    try:
+        return _lz4_decompress_prepended(_base64_decode(value), limit)
+    except _LZ4Error as exc:
+        raise _BadJson("invalid LZ4 data: %s" % exc) from None
+
+
+def _hash_from_json(value, limit):
+    if not isinstance(value, list) or len(value) != 8:
+        raise _BadJson("expected an array of 8 bytes")
+    return bytes(_json_int(item, 0, 255) for item in value)
+
+
+def _enum_json(enum_class, names=None):
+    names = names or {}
+    to_name = {member: names.get(member.name, member.name) for member in enum_class}
+    from_name = dict(enum_class.__members__)
+    from_name.update({name: enum_class[member] for member, name in names.items()})
+
+    def from_json(value, limit):
+        try:
+            return from_name[_json_str(value)]
+        except KeyError:
+            raise _BadJson("unknown %s %r" % (enum_class.__name__, value)) from None
+
+    return (to_name.__getitem__, from_json)
+
+
+def _bits_from_json(high):
+    def from_json(value, limit):
+        return _json_int(_json_field(value, "bits"), 0, high)
+    return from_json
+
+
+def _named_from_json(names, high):
+    index = {name: number for number, name in enumerate(names)}
+
+    def from_json(value, limit):
+        if isinstance(value, str):
+            try:
+                return index[value]
+            except KeyError:
+                raise _BadJson("unknown name %r" % value) from None
+        return _json_int(value, 0, high)
+
+    return from_json
+
+
+def _named_to_json(names):
+    return lambda value: names[value] if value < len(names) else value
+
+
+def _exit_code_to_json(value):
+    if value is None:
+        return None
+    if value.kind is ExitCodeKind.Errno:
+        return {"Errno": _named_to_json(_ERRNO_NAMES)(value.value)}
+    return {"Other": value.value}
+
+
+_errno_from_json = _named_from_json(_ERRNO_NAMES, 0xFFFF)
+
+
+def _exit_code_from_json(value, limit):
+    if value is None:
+        return None
+    if isinstance(value, dict) and len(value) == 1:
+        if "Errno" in value:
+            return ExitCode.errno(_errno_from_json(value["Errno"], limit))
+        if "Other" in value:
+            return ExitCode.other(_json_int(value["Other"], -(1 << 31), (1 << 31) - 1))
+    raise _BadJson('expected {"Errno": name} or {"Other": n}')
+
+
+def _thread_start_to_json(value):
+    if value.start_ptr is None:
+        return "main_thread"
+    return {"thread_spawn": {"start_ptr": value.start_ptr}}
+
+
+def _thread_start_from_json(value, limit):
+    if value == "main_thread":
+        return ThreadStartType.main_thread()
+    spawn = _json_field(value, "thread_spawn")
+    return ThreadStartType.thread_spawn(
+        _json_int(_json_field(spawn, "start_ptr"), 0, (1 << 64) - 1))
+
+
+def _struct_json(cls, converters):
+    def to_json(value):
+        return {name: convert(item) if convert else item
+                for (name, convert, _), item in zip(converters, value)}
+
+    def from_json(value, limit):
+        return cls(*(parse(_json_field(value, name), limit) for name, _, parse in converters))
+
+    return (to_json, from_json)
+
+
+def _u64_field(name):
+    return (name, None, lambda value, limit: _json_int(value, 0, (1 << 64) - 1))
+
+
+def _u32_field(name):
+    return (name, None, lambda value, limit: _json_int(value, 0, 0xFFFFFFFF))
+
+
+def _bool_field(name):
+    return (name, None, lambda value, limit: _json_bool(value))
+
+
+def _ip_from_json(value, limit):
+    try:
+        return _check_ip(_json_str(value))
+    except EntryValueError as exc:
+        raise _BadJson(str(exc)) from None
+
+
+def _sockaddr_to_json(value):
+    if len(value) == 2:
+        return "%s:%d" % value
+    host, port, flowinfo, scope_id = value
+    if flowinfo:
+        return {"ip": host, "port": port, "flowinfo": flowinfo, "scope_id": scope_id}
+    if scope_id:
+        return "[%s%%%d]:%d" % (host, scope_id, port)
+    return "[%s]:%d" % (host, port)
+
+
+def _decimal(text, high):
+    if not (text.isascii() and text.isdigit()) or int(text) > high:
+        raise _BadJson("invalid socket address syntax")
+    return int(text)
+
+
+def _sockaddr_from_json(value, limit):
+    if isinstance(value, dict):                     # our extended form
+        host = _ip_from_json(_json_field(value, "ip"), limit)
+        port = _json_int(_json_field(value, "port"), 0, 0xFFFF)
+        if host.version == 4:
+            return (str(host), port)
+        return (_ipv6_text(host), port,
+                _json_int(_json_field(value, "flowinfo", True) or 0, 0, 0xFFFFFFFF),
+                _json_int(_json_field(value, "scope_id", True) or 0, 0, 0xFFFFFFFF))
+    text = _json_str(value)
+    try:
+        if text.startswith("["):
+            host, _, port = text[1:].partition("]:")
+            host, percent, scope = host.partition("%")
+            address = ipaddress.IPv6Address(host)
+            scope_id = _decimal(scope, 0xFFFFFFFF) if percent else 0
+            return (_ipv6_text(address), _decimal(port, 0xFFFF), 0, scope_id)
+        host, _, port = text.rpartition(":")
+        return (str(ipaddress.IPv4Address(host)), _decimal(port, 0xFFFF))
+    except ValueError:
+        raise _BadJson("invalid socket address syntax: %r" % text) from None
+
+
+def _duration_to_json(value):
+    if value is None:
+        return None
+    secs, nanos = divmod(value, _NANOS_PER_SEC)
+    return {"secs": secs, "nanos": nanos}
+
+
+def _duration_from_json(value, limit):
+    if value is None:
+        return None
+    secs = _json_int(_json_field(value, "secs"), 0, (1 << 64) - 1)
+    nanos = _json_int(_json_field(value, "nanos"), 0, 0xFFFFFFFF)
+    try:
+        return _duration_nanos(secs, nanos)
+    except _Invalid as exc:
+        raise _BadJson(str(exc)) from None
+
+
+def _system_time_to_json(value):
+    secs, nanos = divmod(max(value, 0), _NANOS_PER_SEC)
+    return {"secs_since_epoch": secs, "nanos_since_epoch": nanos}
+
+
+def _system_time_from_json(value, limit):
+    secs = _json_int(_json_field(value, "secs_since_epoch"), 0, (1 << 64) - 1)
+    nanos = _json_int(_json_field(value, "nanos_since_epoch"), 0, 0xFFFFFFFF)
+    return secs * _NANOS_PER_SEC + nanos
+
+
+_epoll_event_json = _struct_json(EpollEventCtl, [
+    ("events", lambda bits: {"bits": bits}, _bits_from_json(0xFFFFFFFF)),
+    _u64_field("ptr"), _u32_field("fd"), _u32_field("data1"), _u64_field("data2")])
+
+
+def _region_from_json(value, limit):
+    if isinstance(value, list) and len(value) == 2:       # serde accepts [start, end]
+        value = {"start": value[0], "end": value[1]}
+    return MemoryRegion(_json_int(_json_field(value, "start"), 0, (1 << 64) - 1),
+                        _json_int(_json_field(value, "end"), 0, (1 << 64) - 1))
+
+
+def _optional(converter):
+    to_json, from_json = converter
+    return (lambda value: None if value is None else to_json(value),
+            lambda value, limit: None if value is None else from_json(value, limit))
+
+
+# Each field type's JSON form: (to_json or None for as-is, from_json).
+_JSON_FORMS = {
+    U8: _int_json(0, 0xFF),
+    U16: _int_json(0, 0xFFFF),
+    U32: _int_json(0, 0xFFFFFFFF),
+    U64: _int_json(0, (1 << 64) - 1),
+    I32: _int_json(-(1 << 31), (1 << 31) - 1),
+    I64: _int_json(-(1 << 63), (1 << 63) - 1),
+    BOOL: (None, lambda value, limit: _json_bool(value)),
+    STR: (None, lambda value, limit: _json_str(value)),
+    HASH8: (list, _hash_from_json),
+    BYTES: (_base64_lz4, _bytes_from_json),
+    # UpdateMemoryRegionV1 is given its compressed bytes: see entry_to_json.
+    LZ4_BYTES: (lambda compressed: base64.b64encode(compressed).decode("ascii"),
+                lambda value, limit: _base64_decode(value)),
+    OFLAGS: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
+    FDFLAGS: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
+    FSTFLAGS: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
+    RIGHTS: (lambda bits: {"bits": bits}, _bits_from_json((1 << 64) - 1)),
+    SOCKPROTO: (_named_to_json(_SOCKPROTO_NAMES), _named_from_json(_SOCKPROTO_NAMES, 0xFFFF)),
+    EXIT_CODE_OPT: (_exit_code_to_json, _exit_code_from_json),
+    THREAD_START: (_thread_start_to_json, _thread_start_from_json),
+    MEMORY_LAYOUT: _struct_json(WasiMemoryLayout, [
+        _u64_field(name) for name in WasiMemoryLayout._fields]),
+    IPV4: (str, _ip_from_json),
+    IPV6: (_ipv6_text, _ip_from_json),
+    IPADDR: (_ip_text, _ip_from_json),
+    IPCIDR: _struct_json(IpCidr, [("ip", _ip_text, _ip_from_json),
+                                  ("prefix", None, lambda v, limit: _json_int(v, 0, 0xFF))]),
+    SOCKADDR: (_sockaddr_to_json, _sockaddr_from_json),
+    DURATION_OPT: (_duration_to_json, _duration_from_json),
+    SYSTEM_TIME: (_system_time_to_json, _system_time_from_json),
+    EPOLL_EVENT_OPT: _optional(_epoll_event_json),
+    TTY: _struct_json(Tty, [_u32_field(name) for name in Tty._fields[:4]]
+                      + [_bool_field(name) for name in Tty._fields[4:]]),
+    REGION: (lambda region: {"start": region.start, "end": region.end}, _region_from_json),
+    WHENCE: _enum_json(Whence),
+    CLOCKID: _enum_json(Snapshot0Clockid),
+    ADVICE: _enum_json(Advice),
+    TRIGGER: _enum_json(SnapshotTrigger),
+    EPOLL_CTL: _enum_json(EpollCtl),
+    SECURITY: _enum_json(StreamSecurity, {"AnyEncryption": "AnyEncyption"}),
+    ADDRESS_FAMILY: _enum_json(Addressfamily),
+    SOCKTYPE: _enum_json(Socktype),
+    SOCKOPTION: _enum_json(Sockoption),
+    TIME_TYPE: _enum_json(SocketOptTimeType, {
+        "ReadTimeout": "read_timeout", "WriteTimeout": "write_timeout",
+        "AcceptTimeout": "accept_timeout", "ConnectTimeout": "connect_timeout",
+        "BindTimeout": "bind_timeout", "Linger": "linger"}),
+    SHUTDOWN_HOW: _enum_json(SocketShutdownHow, {"Read": "read", "Write": "write",
+                                                 "Both": "both"}),
+}
+
+# Missing Option fields are None, as serde reads them.
+_OPTIONAL_TYPES = (EXIT_CODE_OPT, DURATION_OPT, EPOLL_EVENT_OPT)
+
+
+def _snake_case(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
+                   for i, c in enumerate(name))
+
+
+#: The serde variant name of every entry class (``init_module_v1``, ...).
+JSON_VARIANT_NAMES: Dict[type, str] = {
+    cls: _snake_case(cls.__name__) for cls in ENTRY_CLASSES.values()}
+_CLASS_BY_JSON_NAME = {name: cls for cls, name in JSON_VARIANT_NAMES.items()}
+_CLASS_BY_JSON_NAME.update({cls.__name__: cls for cls in ENTRY_CLASSES.values()})
+
+
+def entry_to_json(entry: JournalEntry) -> Union[Dict[str, Any], str]:
+    """The JSON value ``wasmer journal export`` prints for ``entry``.
+
+    A dict ``{"variant_name": {fields}}``, or for the five field-less
+    entries the bare variant name, as serde writes unit variants.  Pass it
+    to ``json.dumps(value, indent=2, ensure_ascii=False)`` for wasmer's
+    pretty layout, or ``separators=(",", ":")`` for one line.
+    """
+    cls = type(entry)
+    name = JSON_VARIANT_NAMES[cls]
+    if not cls.fields:
+        return name
+    fields = {}
+    by_name = {field.name: field.type for field in cls.archive.fields}
+    for field_name, value in zip(cls.fields, entry):
+        field_type = by_name[field_name]
+        if field_type is LZ4_BYTES:
+            value = entry.compressed_data
+        to_json = _JSON_FORMS[field_type][0]
+        fields[field_name] = value if to_json is None else to_json(value)
+    return {name: fields}
+
+
+def entry_from_json(value: Union[Dict[str, Any], str], *,
+                    max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
+                    ) -> JournalEntry:
+    """The entry a JSON value of ``entry_to_json``'s form describes.
+
+    Accepts what wasmer's import accepts (unit variants also as
+    ``{"name": null}``, missing Option fields as null, unknown fields
+    ignored), plus PascalCase variant names and this module's extended
+    forms.  Byte vectors are decompressed with at most
+    ``max_uncompressed_size`` bytes.  Raises EntryValueError.
+    """
+    if isinstance(value, str):
+        name, fields = value, None
+    elif isinstance(value, dict) and len(value) == 1:
+        (name, fields), = value.items()
+    else:
+        raise EntryValueError("expected {\"variant_name\": {fields}} or a variant name, "
+                              "got %s" % json.dumps(value)[:60])
+    cls = _CLASS_BY_JSON_NAME.get(name)
+    if cls is None:
+        raise EntryValueError("unknown journal entry variant %r" % (name,))
+    if not cls.fields:
+        if fields not in (None, {}):
+            raise EntryValueError("%s has no fields" % name)
+        return cls()
+    if not isinstance(fields, dict):
+        raise EntryValueError("%s: expected an object of fields" % name)
+    by_name = {field.name: field.type for field in cls.archive.fields}
+    values = {}
+    for field_name in cls.fields:
+        field_type = by_name[field_name]
+        try:
+            item = _json_field(fields, field_name, field_type in _OPTIONAL_TYPES)
+            values[field_name] = _JSON_FORMS[field_type][1](item, max_uncompressed_size)
+        except _BadJson as exc:
+            raise EntryValueError("%s.%s: %s" % (name, field_name, exc)) from None
+    if cls is UpdateMemoryRegionV1:
+        compressed = values["data"]
+        try:
+            values["data"] = _lz4_decompress_prepended(compressed, max_uncompressed_size)
+        except _LZ4Error as exc:
+            raise EntryValueError("%s.data: invalid LZ4 data: %s" % (name, exc)) from None
+        entry = cls(**values)
+        object.__setattr__(entry, "_compressed", compressed)
+        return entry
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise EntryValueError("%s: %s" % (name, exc)) from None
