@@ -44,6 +44,11 @@ import struct
 import sys
 import threading
 from array import array
+
+try:
+    import fcntl
+except ImportError:          # not POSIX: no advisory locks between processes
+    fcntl = None
 from typing import (Any, BinaryIO, Callable, ClassVar, Dict, Iterator, List,
                     NamedTuple, Optional, Sequence, Tuple, Union)
 
@@ -56,11 +61,11 @@ __all__ = [
     # errors
     "JournalError", "InvalidMagicError", "TruncatedRecordError",
     "CorruptRecordError", "DecompressionError", "EntryValueError",
-    "UnsupportedOperationError",
+    "UnsupportedOperationError", "TornTailError", "UnknownRecordTypeError",
     # supporting types
     "ExitCode", "ThreadStartType", "WasiMemoryLayout", "MemoryRegion", "Tty",
     "EpollEventCtl", "IpCidr", "LogWriteResult", "LogReadResult", "RecordInfo",
-    "JournalStop",
+    "JournalStop", "JournalReport",
     # entries
     "JournalEntry", "ENTRY_CLASSES",
     # codec and journals
@@ -68,7 +73,7 @@ __all__ = [
     "lz4_compress_prepend_size", "lz4_decompress_size_prepended",
     "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
-    "RecombinedJournal", "UnsupportedJournal",
+    "RecombinedJournal", "UnsupportedJournal", "check", "repair",
 ]
 
 __version__ = "0.1.0"
@@ -378,6 +383,22 @@ class UnsupportedOperationError(JournalError):
     """The journal does not support this operation (e.g. writing to a buffer)."""
 
 
+class TornTailError(JournalError):
+    """The journal ends in a torn tail and ``on_torn_tail="error"`` was asked.
+
+    ``report`` is the JournalReport that found it.
+    """
+
+    def __init__(self, message: str, offset: Optional[int] = None, report=None) -> None:
+        super().__init__(message, offset)
+        self.report = report
+
+
+class UnknownRecordTypeError(JournalError):
+    """A well-formed record of a type this module does not know stops the
+    journal: records appended after it would be unreachable."""
+
+
 # ---------------------------------------------------------------------------
 # Supporting data types
 # ---------------------------------------------------------------------------
@@ -523,6 +544,57 @@ class JournalStop(NamedTuple):
     reason: str
     offset: int
     record_type: Optional[int] = None
+
+
+class JournalReport(NamedTuple):
+    """What check() found in a journal (and what repair() did).
+
+    ``status`` is one of:
+
+    * ``"ok"`` -- every byte belongs to a valid record;
+    * ``"torn-tail"`` -- the journal ends in an incomplete last record (a
+      crash during a write); ``end`` is where it starts and ``tail`` says
+      why it is unreadable.  repair() cuts it off, keeping a copy.
+    * ``"unknown-record-type"`` -- a well-formed record of a type this
+      module does not know (a newer format?) stops the journal at ``end``;
+    * ``"corrupt"`` -- an unreadable record is followed by valid ones:
+      ``errors`` lists the bad records, ``unreachable_records`` counts the
+      valid records found after the point where reading stops;
+    * ``"invalid-magic"`` -- not a journal.
+
+    ``records`` counts the valid records, ``size`` is the length of the
+    data and ``saved_to`` names the copy of the bytes repair() cut off.
+    """
+    status: str
+    size: int
+    records: int
+    end: int
+    tail: Optional[str] = None
+    errors: Tuple[JournalError, ...] = ()
+    unreachable_records: int = 0
+    saved_to: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the journal has no problem at all."""
+        return self.status == "ok"
+
+    def describe(self) -> str:
+        """One line of text for people."""
+        text = "%s: %d records, %d bytes" % (self.status, self.records, self.size)
+        if self.status == "torn-tail":
+            text += "; torn tail (%s) of %d bytes at offset %d" % (
+                self.tail, self.size - self.end, self.end)
+        elif self.status == "unknown-record-type":
+            text += "; reading stops at offset %d (%s)" % (self.end, self.tail)
+        if self.errors:
+            text += "; first error: %s" % self.errors[0]
+        if self.unreachable_records:
+            text += "; %d valid records after offset %d are unreachable" % (
+                self.unreachable_records, self.end)
+        if self.saved_to:
+            text += "; the cut bytes were saved to %s" % self.saved_to
+        return text
 
 
 # ---------------------------------------------------------------------------
@@ -2312,7 +2384,7 @@ def _decode_body(cls, buf, start, end, base, max_uncompressed):
     """Decode and validate the body ``buf[start:end]`` of a ``cls`` record.
 
     ``base`` is where the journal segment starts (alignment counts from
-    it).  Checks what rkyv 0.7's ``check_archived_root`` checks: the root
+    it; None skips the alignment check).  Checks what rkyv 0.7's ``check_archived_root`` checks: the root
     fits and is aligned, every byte vector lies before the root and after
     the previous one, bools are 0 or 1, enum and Option tags are known;
     strings must also be UTF-8.  Raises _Invalid.
@@ -2324,7 +2396,7 @@ def _decode_body(cls, buf, start, end, base, max_uncompressed):
     if root_pos < start:
         raise _Invalid("body of %d bytes is shorter than %s (%d bytes)"
                        % (end - start, archive.name, archive.size))
-    if (start - base) & 7 or (root_pos - base) & 7:
+    if base is not None and ((start - base) & 7 or (root_pos - base) & 7):
         raise _Invalid("%s at offset %d is not 8-aligned" % (archive.name, root_pos))
     values = archive.root.unpack_from(buf, root_pos)
     if cls._plain:
@@ -2587,6 +2659,305 @@ class LogFileJournalRx:
 
 
 # ---------------------------------------------------------------------------
+# Checking and repairing: torn tails versus corruption
+# ---------------------------------------------------------------------------
+#
+# A crash can leave only the last record incomplete: a header cut short, a
+# header whose size runs past the end, the writer's zero placeholder header,
+# or a last body that does not decode.  That is a *torn tail*: nothing valid
+# follows it, and cutting it off loses nothing that was ever complete.  An
+# unreadable record followed by valid records is *corruption*, and is never
+# cut off silently.
+
+_TAIL_REASONS = {"truncated-header", "truncated-body", "zero-header", "invalid-record"}
+
+
+class _Walk:
+    """The outcome of walking the records of a journal buffer."""
+
+    __slots__ = ("records", "errors", "good_end", "segment", "stop", "stop_code",
+                 "stop_at", "fits")
+
+    def __init__(self):
+        self.records = 0            # valid records
+        self.errors = []            # (header offset, CorruptRecordError)
+        self.good_end = 0           # end of the last valid record (or magic)
+        self.segment = 0            # start of the segment good_end is in
+        self.stop = None            # why the walk stopped before the end
+        self.stop_code = None
+        self.stop_at = None
+        self.fits = False           # the stopping header's record fits the data
+
+
+def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
+          aligned: bool = True) -> _Walk:
+    """Walk records from ``pos`` to the end of ``buffer``, like the reader.
+
+    With ``validate`` every body is decoded; otherwise only the last one.
+    ``aligned=False`` skips the alignment checks (records found by _resync
+    may have been appended by wasmer after a torn tail of any length).
+    """
+    walk = _Walk()
+    walk.good_end = pos
+    walk.segment = segment
+    size = len(buffer)
+    unpack = _header_struct.unpack_from
+    while True:
+        if size - pos < RECORD_HEADER_SIZE:
+            if pos < size:
+                walk.stop, walk.stop_at = "truncated-header", pos
+            return walk
+        code, high, low = unpack(buffer, pos)
+        cls = _CLASS_BY_CODE[code] if code < _MAX_CODE else None
+        end = pos + RECORD_HEADER_SIZE + (high << 32 | low)
+        if cls is None:
+            if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
+                segment = pos
+                pos += RECORD_HEADER_SIZE
+                if not walk.errors or walk.errors[-1][0] < walk.good_end:
+                    walk.good_end, walk.segment = pos, segment
+                continue
+            walk.stop = "zero-header" if code == 0 else "unknown-record-type"
+            walk.stop_code, walk.stop_at, walk.fits = code, pos, end <= size
+            return walk
+        if end > size:
+            walk.stop, walk.stop_code, walk.stop_at = "truncated-body", code, pos
+            return walk
+        if validate or end == size:
+            try:
+                _decode_body(cls, buffer, pos + RECORD_HEADER_SIZE, end,
+                             segment if aligned else None, limit)
+            except _Invalid as exc:
+                walk.errors.append((pos, _corrupt(exc, pos)))
+                pos = end
+                continue
+        walk.records += 1
+        walk.good_end, walk.segment = end, segment
+        pos = end
+
+
+# A plausible record header (type 1..60, body under 4 GiB) or a magic number.
+_PLAUSIBLE_HEADER = re.compile(
+    b"(?=(\x00[\x01-\x3c]\x00\x00|%s))" % re.escape(JOURNAL_MAGIC_NUMBER_BYTES), re.DOTALL)
+
+
+def _resync(buffer, start: int, limit: int) -> Tuple[int, int]:
+    """Look past an unreadable region for records that read to the end.
+
+    Every offset after ``start`` holding a magic number or a plausible
+    header is a candidate -- not only 8-aligned ones: wasmer's writer
+    appends after a torn tail of any length.  A candidate counts when the
+    records from it all decode and reach the end of the data (or a torn
+    tail).  Returns (offset, records) of the first one, or (-1, 0).
+    """
+    size = len(buffer)
+    for match in _PLAUSIBLE_HEADER.finditer(buffer, start + 1, size):
+        candidate = match.start()
+        if size - candidate < RECORD_HEADER_SIZE:
+            break
+        walk = _walk(buffer, candidate, candidate, True, limit, aligned=False)
+        if walk.records and not walk.errors and (
+                walk.stop is None or walk.stop in _TAIL_REASONS):
+            return candidate, walk.records
+    return -1, 0
+
+
+def _examine(buffer, validate: bool = True,
+             limit: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> JournalReport:
+    """Classify a whole journal buffer (see JournalReport)."""
+    return _examine_walk(buffer, validate, limit)[0]
+
+
+def _examine_walk(buffer, validate: bool, limit: int) -> Tuple[JournalReport, int]:
+    """_examine, and the start of the segment the report's ``end`` is in."""
+    size = len(buffer)
+    if size < RECORD_HEADER_SIZE:
+        if JOURNAL_MAGIC_NUMBER_BYTES.startswith(bytes(buffer[:size])):
+            status = "torn-tail" if size else "ok"
+            return JournalReport(status, size, 0, 0, "truncated-header" if size else None), 0
+        return JournalReport("invalid-magic", size, 0, 0, errors=(
+            InvalidMagicError("%d bytes that do not start a magic number" % size, 0),)), 0
+    try:
+        _check_magic(buffer, size)
+    except InvalidMagicError as exc:
+        return JournalReport("invalid-magic", size, 0, 0, errors=(exc,)), 0
+    walk = _walk(buffer, RECORD_HEADER_SIZE, 0, validate, limit)
+    errors = [error for offset, error in walk.errors if offset < walk.good_end]
+    trailing = [error for offset, error in walk.errors if offset >= walk.good_end]
+    if walk.stop is None and not trailing:
+        status = "corrupt" if errors else "ok"
+        return JournalReport(status, size, walk.records, size, errors=tuple(errors)), walk.segment
+    tail = "invalid-record" if trailing else walk.stop
+    resync_at, unreachable = _resync(buffer, walk.good_end, limit)
+    if resync_at >= 0:
+        errors.append((trailing or [CorruptRecordError(
+            "unreadable record (%s) before valid records at offset %d" % (tail, resync_at),
+            walk.stop_at)])[0])
+        return JournalReport("corrupt", size, walk.records, walk.good_end, tail,
+                             tuple(errors), unreachable), walk.segment
+    if errors:
+        status = "corrupt"
+    elif walk.stop == "unknown-record-type" and walk.fits and not trailing:
+        status = "unknown-record-type"
+        tail = "record type %d" % walk.stop_code
+    else:
+        status = "torn-tail"
+    return JournalReport(status, size, walk.records, walk.good_end, tail,
+                         tuple(errors) + tuple(trailing)), walk.segment
+
+
+def _map_file(fd: int):
+    size = os.fstat(fd).st_size
+    return mmap.mmap(fd, size, access=mmap.ACCESS_READ) if size else b""
+
+
+def check(journal, *, max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
+          ) -> JournalReport:
+    """Validate every record of a journal file (a path) or buffer.
+
+    Reports a torn tail, corruption, an unknown record type or a wrong
+    magic number in the returned JournalReport; raises only OSError.
+    """
+    if isinstance(journal, (str, os.PathLike)):
+        fd = os.open(journal, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            mapping = _map_file(fd)
+        finally:
+            os.close(fd)
+        try:
+            return _examine(mapping, True, max_uncompressed_size)
+        finally:
+            if mapping:
+                mapping.close()
+    return _examine(journal, True, max_uncompressed_size)
+
+
+def _report_error(report: JournalReport) -> JournalError:
+    """The exception that stops writing to (or repairing) such a journal."""
+    if report.status == "invalid-magic":
+        error = report.errors[0]
+    elif report.status == "unknown-record-type":
+        error = UnknownRecordTypeError(
+            "a record of unknown type (%s) stops the journal; records appended after "
+            "it would be unreachable" % report.tail, report.end)
+    elif report.status == "torn-tail":
+        error = TornTailError("the journal ends in a torn tail (%s) of %d bytes"
+                              % (report.tail, report.size - report.end), report.end)
+    else:
+        first = report.errors[0] if report.errors else None
+        error = CorruptRecordError(
+            "the journal is corrupt%s: %s" % (
+                " (%d valid records after offset %d are unreachable)"
+                % (report.unreachable_records, report.end)
+                if report.unreachable_records else "", first and first.message),
+            first.offset if first else report.end)
+    error.report = report
+    return error
+
+
+def _fsync(fd: int) -> None:
+    if fcntl is not None and hasattr(fcntl, "F_FULLFSYNC"):
+        try:
+            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)       # macOS: through the disk cache
+            return
+        except OSError:
+            pass
+    os.fsync(fd)
+
+
+def _fsync_directory(path: str) -> None:
+    if os.name != "posix":
+        return                 # Windows cannot open a directory to sync it
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _cut_tail(path: Optional[str], fd: int, report: JournalReport) -> JournalReport:
+    """Copy the torn tail to PATH.torn-OFFSET, then truncate it away."""
+    if path is None:
+        raise TornTailError("the journal ends in a torn tail, and without a path it "
+                            "cannot be saved aside: call repair(path)", report.end)
+    offset = report.end
+    saved = "%s.torn-%d" % (path, offset)
+    number = 0
+    while os.path.exists(saved):
+        number += 1
+        saved = "%s.torn-%d.%d" % (path, offset, number)
+    with open(saved, "xb") as copy:
+        position, size = offset, os.fstat(fd).st_size
+        while position < size:
+            chunk = os.pread(fd, min(1 << 20, size - position), position) \
+                if hasattr(os, "pread") else _pread_seek(fd, min(1 << 20, size - position),
+                                                        position)
+            if not chunk:
+                break
+            copy.write(chunk)
+            position += len(chunk)
+        copy.flush()
+        _fsync(copy.fileno())
+    _fsync_directory(saved)
+    os.ftruncate(fd, offset)
+    _fsync(fd)
+    return report._replace(saved_to=saved, end=offset)
+
+
+def _pread_seek(fd: int, length: int, offset: int) -> bytes:
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, length)
+
+
+class _ProcessLock:
+    """An exclusive advisory lock on the whole file (fcntl.flock), or none."""
+
+    __slots__ = ("fd", "enabled")
+
+    def __init__(self, fd: int, enabled: bool) -> None:
+        self.fd = fd
+        self.enabled = enabled
+
+    def __enter__(self):
+        if self.enabled:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.enabled:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+def repair(path: Union[str, "os.PathLike[str]"], *,
+           max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> JournalReport:
+    """Cut a torn tail off the journal at ``path``, keeping a copy of it.
+
+    The cut bytes are first written to ``PATH.torn-OFFSET`` (and synced),
+    then the file is truncated at OFFSET and synced.  A journal without a
+    problem is left alone.  Anything else -- corruption before the tail,
+    an unknown record type, a wrong magic -- is not repaired: the matching
+    JournalError is raised, with ``report`` attached.
+    """
+    path = os.fspath(path)
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        with _ProcessLock(fd, fcntl is not None):
+            mapping = _map_file(fd)
+            try:
+                report = _examine(mapping, True, max_uncompressed_size)
+            finally:
+                if mapping:
+                    mapping.close()
+            if report.status == "torn-tail":
+                return _cut_tail(path, fd, report)
+            if report.status != "ok":
+                raise _report_error(report)
+            return report
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------
 # Writing: LogFileJournalTx
 # ---------------------------------------------------------------------------
 
@@ -2605,50 +2976,153 @@ def _pwrite_all(fd: int, data, offset: int) -> None:
         offset += written
 
 
+_SYNC_MODES = ("always", "flush", "never")
+_LOCK_MODES = ("process", "thread")
+_TORN_TAIL_MODES = ("repair", "error", "keep")
+
+
 class LogFileJournalTx:
     """Appends records to a journal file.
 
-    A write serializes the entry at the file's end, as wasmer does: an
+    A write serializes the entry at the end of the file, as wasmer does: an
     8-byte zero header placeholder and the body, then the real header over
-    the placeholder.  Writes are serialized by a lock, so threads may share
-    one writer.
+    the placeholder.  Threads may share one writer.
+
+    ``lock="process"`` (the default where ``fcntl.flock`` exists) takes an
+    exclusive advisory lock on the file for each append and re-reads the
+    end of the file under it, so processes appending to one file never
+    interleave; ``"thread"`` serializes only this writer's threads.
+
+    ``sync`` says when the file is fsynced: ``"always"`` after every
+    record, ``"flush"`` (default) in flush() and close(), ``"never"``.
+    A new file's directory is fsynced too unless ``"never"``.
+
+    ``on_torn_tail`` says what to do when the file ends in a torn tail
+    (see check()): ``"repair"`` (default) cuts it off after copying it to
+    PATH.torn-OFFSET, ``"error"`` raises TornTailError, ``"keep"`` appends
+    after it as wasmer does (the new records are then unreachable).
+    Corruption, an unknown record type or a wrong magic number always
+    raise: nothing valid is ever cut off.
     """
 
-    def __init__(self, fd: int, *, _owns_fd: bool = True) -> None:
+    def __init__(self, fd: int, *, path: Optional[str] = None, sync: str = "flush",
+                 lock: Optional[str] = None, on_torn_tail: str = "repair",
+                 max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE,
+                 _owns_fd: bool = True) -> None:
+        if sync not in _SYNC_MODES:
+            raise ValueError("sync must be one of %s" % ", ".join(_SYNC_MODES))
+        if lock is None:
+            lock = "process" if fcntl is not None else "thread"
+        if lock not in _LOCK_MODES:
+            raise ValueError("lock must be one of %s" % ", ".join(_LOCK_MODES))
+        if lock == "process" and fcntl is None:
+            raise UnsupportedOperationError(
+                "locking between processes needs fcntl.flock, which this platform lacks")
+        if on_torn_tail not in _TORN_TAIL_MODES:
+            raise ValueError("on_torn_tail must be one of %s" % ", ".join(_TORN_TAIL_MODES))
         self._fd = fd
         self._owns_fd = _owns_fd
+        self.path = path
+        self.sync_mode = sync
+        self.lock = lock
+        self.on_torn_tail = on_torn_tail
+        self.max_uncompressed_size = max_uncompressed_size
+        self.repaired: Optional[JournalReport] = None
         self._lock = threading.Lock()
+        self._process_lock = _ProcessLock(fd, lock == "process")
         self._closed = False
-        end = os.lseek(fd, 0, os.SEEK_END)
-        if end == 0:
-            _pwrite_all(fd, JOURNAL_MAGIC_NUMBER_BYTES, 0)
-            end = RECORD_HEADER_SIZE
-        self._pos = end
+        self._pos = -1
+        self._segment = 0
+        with self._process_lock:
+            self._settle(os.fstat(fd).st_size)
+
+    def _settle(self, size: int) -> None:
+        """Find where to append in a file of ``size`` bytes (under the lock).
+
+        Checks the records appended since this writer last wrote (all of
+        them the first time) for a torn tail, handles one as
+        ``on_torn_tail`` says, and writes the magic number into an empty
+        file.
+        """
+        if size == self._pos:
+            return
+        segment = self._segment
+        if size and self.on_torn_tail == "keep":
+            _check_magic(os.pread(self._fd, 8, 0) if hasattr(os, "pread")
+                         else _pread_seek(self._fd, 8, 0), min(size, 8))
+        elif size:
+            mapping = _map_file(self._fd)
+            try:
+                walk = None
+                if 0 < self._pos <= size:      # someone else appended: walk just that
+                    walk = _walk(mapping, self._pos, segment, False, self.max_uncompressed_size)
+                if walk is not None and walk.stop is None and not walk.errors:
+                    report, segment = None, walk.segment
+                else:
+                    report, segment = _examine_walk(mapping, False, self.max_uncompressed_size)
+            finally:
+                mapping.close()            # before any truncation: never map a cut file
+            if report is None or report.status == "ok":
+                pass
+            elif report.status == "torn-tail" and self.on_torn_tail == "repair":
+                self.repaired = report = _cut_tail(self.path, self._fd, report)
+                size = report.end
+            else:
+                raise _report_error(report)
+        if size == 0:
+            _pwrite_all(self._fd, JOURNAL_MAGIC_NUMBER_BYTES, 0)
+            size = RECORD_HEADER_SIZE
+            segment = 0
+            if self.sync_mode != "never":
+                _fsync(self._fd)
+                if self.path is not None:
+                    _fsync_directory(self.path)
+        self._pos = size
+        self._segment = segment
 
     def write(self, entry: JournalEntry) -> LogWriteResult:
         """Append ``entry``; returns where its body landed."""
         with self._lock:
             if self._closed:
                 raise ValueError("write to a closed journal")
-            header_offset = self._pos
-            start = header_offset + RECORD_HEADER_SIZE
-            body = encode_entry(entry, start)
-            end = start + len(body)
-            _pwrite_all(self._fd, _HEADER_PLACEHOLDER + body, header_offset)
-            _pwrite_all(self._fd, _header_struct.pack(
-                entry.record_type, len(body) >> 32, len(body) & 0xFFFFFFFF), header_offset)
-            self._pos = end
+            with self._process_lock:
+                if self._process_lock.enabled:
+                    self._settle(os.fstat(self._fd).st_size)
+                header_offset = self._pos
+                start = header_offset + RECORD_HEADER_SIZE
+                body = encode_entry(entry, start)
+                end = start + len(body)
+                _pwrite_all(self._fd, _HEADER_PLACEHOLDER + body, header_offset)
+                _pwrite_all(self._fd, _header_struct.pack(
+                    entry.record_type, len(body) >> 32, len(body) & 0xFFFFFFFF),
+                    header_offset)
+                if self.sync_mode == "always":
+                    _fsync(self._fd)
+                self._pos = end
         return LogWriteResult(start, end)
 
     def flush(self) -> None:
-        """Hand written records to the operating system (they already are)."""
+        """Make written records durable (``sync="flush"`` or ``"always"``).
+
+        Records are handed to the operating system as they are written,
+        so with ``sync="never"`` there is nothing more to do.
+        """
         with self._lock:
             if self._closed:
                 raise ValueError("flush of a closed journal")
+            if self.sync_mode != "never":
+                _fsync(self._fd)
+
+    def sync(self) -> None:
+        """fsync the file now, whatever the sync mode."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("sync of a closed journal")
+            _fsync(self._fd)
 
     @property
     def position(self) -> int:
-        """Offset where the next record's header goes."""
+        """Offset where the next record's header goes (as last seen)."""
         return self._pos
 
     def as_rx(self, **options) -> LogFileJournalRx:
@@ -2660,10 +3134,15 @@ class LogFileJournalTx:
                 self._fd, _reopen=lambda: self.as_rx(**options), **options)
 
     def close(self) -> None:
-        """Close the file (safe to call twice)."""
+        """Flush as ``sync`` says and close the file (safe to call twice)."""
         with self._lock:
-            if not self._closed:
-                self._closed = True
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if self.sync_mode != "never":
+                    _fsync(self._fd)
+            finally:
                 if self._owns_fd:
                     os.close(self._fd)
 
@@ -2688,6 +3167,9 @@ class UnsupportedJournal:
     def flush(self) -> None:
         """Nothing to flush."""
 
+    def sync(self) -> None:
+        """Nothing to sync."""
+
     def close(self) -> None:
         """Nothing to close."""
 
@@ -2706,6 +3188,10 @@ class RecombinedJournal:
     def flush(self) -> None:
         """Flush the writer."""
         self.tx.flush()
+
+    def sync(self) -> None:
+        """fsync the writer's file now."""
+        self.tx.sync()
 
     def read(self) -> Optional[LogReadResult]:
         """The next record from the reader, or None."""
@@ -2755,30 +3241,33 @@ class LogFileJournal(RecombinedJournal):
     gives a fresh reader).
     """
 
-    def __init__(self, path: Union[str, "os.PathLike[str]"], *, strict: bool = False,
+    def __init__(self, path: Union[str, "os.PathLike[str]"], *, sync: str = "flush",
+                 lock: Optional[str] = None, on_torn_tail: str = "repair",
+                 strict: bool = False,
                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> None:
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(path, flags, 0o666)
         self.path = os.fspath(path)
-        self._setup(fd, True, strict=strict, max_uncompressed_size=max_uncompressed_size)
+        fd = os.open(path, flags, 0o666)
+        self._setup(fd, dict(path=self.path, sync=sync, lock=lock, on_torn_tail=on_torn_tail,
+                             max_uncompressed_size=max_uncompressed_size),
+                    dict(strict=strict, max_uncompressed_size=max_uncompressed_size))
 
-    def _setup(self, fd, writable, **options):
+    def _setup(self, fd, writer_options, reader_options):
         try:
-            tx = LogFileJournalTx(fd) if writable else None
-            if tx is not None:
-                rx = tx.as_rx(**options)
+            if writer_options is not None:
+                tx = LogFileJournalTx(fd, **writer_options)
+                rx = tx.as_rx(**reader_options)
             else:
                 def reopen():
-                    return LogFileJournalRx._from_fd(fd, _reopen=reopen, **options)
+                    return LogFileJournalRx._from_fd(fd, _reopen=reopen, **reader_options)
+                tx = None
                 rx = reopen()
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
-        self._readonly_fd = None if writable else fd
-        if tx is None:
-            tx = UnsupportedJournal()
-        super().__init__(tx, rx)
+        self._readonly_fd = None if tx else fd
+        super().__init__(tx or UnsupportedJournal(), rx)
 
     def close(self) -> None:
         """Close the writer, the reader and the file."""
@@ -2795,31 +3284,39 @@ class LogFileJournal(RecombinedJournal):
         return cls(path, **options)
 
     @classmethod
-    def new_readonly(cls, path, **options) -> "LogFileJournal":
+    def new_readonly(cls, path, *, strict: bool = False,
+                     max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
+                     ) -> "LogFileJournal":
         """Open ``path`` for reading only; writes raise UnsupportedOperationError."""
         flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(path, flags)
         journal = cls.__new__(cls)
         journal.path = os.fspath(path)
-        journal._setup(fd, False, **options)
+        journal._setup(os.open(path, flags), None,
+                       dict(strict=strict, max_uncompressed_size=max_uncompressed_size))
         return journal
 
     @classmethod
-    def from_file(cls, file: BinaryIO, **options) -> "LogFileJournal":
+    def from_file(cls, file: BinaryIO, *, sync: str = "flush", lock: Optional[str] = None,
+                  on_torn_tail: str = "repair", strict: bool = False,
+                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
+                  ) -> "LogFileJournal":
         """A journal on an open binary file (its descriptor is duplicated).
 
         A file open for writing ("r+b", "w+b") is read and appended to; a
         read-only file gives a read-only journal.  The file must be
         readable, and must not be in append mode.
         """
-        fd = os.dup(file.fileno())
         writable = getattr(file, "writable", lambda: False)()
         if writable and getattr(file, "mode", "").startswith("a"):
-            os.close(fd)
             raise ValueError("open the journal file with 'r+b', not in append mode")
+        name = getattr(file, "name", None)
         journal = cls.__new__(cls)
-        journal.path = getattr(file, "name", None)
-        journal._setup(fd, writable, **options)
+        journal.path = os.fspath(name) if isinstance(name, (str, os.PathLike)) else None
+        reader_options = dict(strict=strict, max_uncompressed_size=max_uncompressed_size)
+        writer_options = dict(path=journal.path, sync=sync, lock=lock,
+                              on_torn_tail=on_torn_tail,
+                              max_uncompressed_size=max_uncompressed_size) if writable else None
+        journal._setup(os.dup(file.fileno()), writer_options, reader_options)
         return journal
 
     @staticmethod

@@ -1349,3 +1349,492 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch, capsys):
     assert "LogWriteResult(record_start=48, record_end=72)" in output
     assert "CreatePipeV1(fd1=3, fd2=4)" in output
     assert "{'create_pipe_v1': {'fd1': 1, 'fd2': 2}}" in output
+
+
+# ---------------------------------------------------------------------------
+# Reliability: torn tails, corruption, repair
+# ---------------------------------------------------------------------------
+
+ALL_VARIANTS, ALL_VARIANTS_MANIFEST = load_manifest("all_variants")
+RECORD_ENDS = [item["record_end"] for item in ALL_VARIANTS_MANIFEST["entries"]]
+
+
+def records_before(cut):
+    """How many records of all_variants.journal end at or before ``cut``."""
+    return sum(1 for end in RECORD_ENDS if end <= cut)
+
+
+def test_truncation_at_every_offset(tmp_path):
+    path = tmp_path / "cut.journal"
+    expected = sample_entries()
+    extra = lj.SocketSendV1(99, b"after the repair", 7, True)
+    for cut in range(len(ALL_VARIANTS)):
+        data = ALL_VARIANTS[:cut]
+        count = records_before(cut)
+        assert entries_of(LogFileJournal.from_buffer(data)) == expected[:count], cut
+        report = lj.check(data)
+        clean = cut in (0, 8) or cut in RECORD_ENDS
+        assert report.status == ("ok" if clean else "torn-tail"), (cut, report)
+        assert report.records == count
+        path.write_bytes(data)
+        repaired = lj.repair(path)
+        assert repaired.status == report.status
+        assert path.stat().st_size == (cut if clean else report.end)
+        write_file(path, extra)
+        assert entries_of(LogFileJournal.new_readonly(path)) == expected[:count] + [extra], cut
+        for saved in tmp_path.glob("cut.journal.torn-*"):
+            assert data[report.end:] == saved.read_bytes()
+            saved.unlink()
+
+
+def test_opening_for_write_repairs_a_torn_tail(tmp_path):
+    path = tmp_path / "torn.journal"
+    cut = RECORD_ENDS[10] + 13
+    path.write_bytes(ALL_VARIANTS[:cut])
+    with LogFileJournal(path) as journal:
+        assert journal.tx.repaired.status == "torn-tail"
+        assert journal.tx.repaired.end == RECORD_ENDS[10]
+        journal.write(lj.CreatePipeV1(5, 6))
+    assert entries_of(LogFileJournal.new_readonly(path)) == \
+        sample_entries()[:11] + [lj.CreatePipeV1(5, 6)]
+    saved = tmp_path / ("torn.journal.torn-%d" % RECORD_ENDS[10])
+    assert saved.read_bytes() == ALL_VARIANTS[RECORD_ENDS[10]:cut]
+
+
+def test_on_torn_tail_error_and_keep(tmp_path):
+    path = tmp_path / "torn.journal"
+    torn = ALL_VARIANTS[:RECORD_ENDS[3] + 5]
+    path.write_bytes(torn)
+    with pytest.raises(lj.TornTailError) as info:
+        LogFileJournal(path, on_torn_tail="error")
+    assert info.value.offset == RECORD_ENDS[3] and info.value.report.tail == "truncated-header"
+    assert path.read_bytes() == torn
+    with LogFileJournal(path, on_torn_tail="keep") as journal:   # wasmer's behaviour
+        journal.write(lj.CreatePipeV1(5, 6))
+    assert entries_of(LogFileJournal.new_readonly(path)) == sample_entries()[:4]
+    assert lj.check(str(path)).status == "corrupt"
+
+
+def test_zero_header_tail_is_torn_and_repaired(tmp_path):
+    # A crash between the body and the header patch leaves the placeholder.
+    path = tmp_path / "zero.journal"
+    body = lj.encode_entry(lj.SocketSendV1(1, b"lost", 0, False), RECORD_ENDS[5] + 8)
+    data = ALL_VARIANTS[:RECORD_ENDS[5]] + bytes(8) + body
+    path.write_bytes(data)
+    report = lj.check(str(path))
+    assert (report.status, report.tail, report.end) == ("torn-tail", "zero-header", RECORD_ENDS[5])
+    with LogFileJournal(path) as journal:
+        journal.write(lj.CreatePipeV1(7, 8))
+    assert entries_of(LogFileJournal.new_readonly(path)) == \
+        sample_entries()[:6] + [lj.CreatePipeV1(7, 8)]
+
+
+def test_invalid_last_record_is_a_torn_tail():
+    data = bytearray(load_manifest("reorder_forward")[0])
+    data[-16] = 9                             # ProcessExitV1's Option tag
+    report = lj.check(bytes(data))
+    assert (report.status, report.tail, report.end) == ("torn-tail", "invalid-record", 384)
+
+
+def test_corruption_before_valid_records_is_never_cut(tmp_path):
+    path = tmp_path / "corrupt.journal"
+    data = bytearray(ALL_VARIANTS)
+    struct.pack_into(">H", data, 8 + 0, 0xBEEF)       # the first header's type
+    path.write_bytes(bytes(data))
+    report = lj.check(str(path))
+    assert report.status == "corrupt" and report.end == 8
+    assert report.unreachable_records == 58
+    with pytest.raises(CorruptRecordError) as info:
+        lj.repair(path)
+    assert info.value.report.status == "corrupt"
+    with pytest.raises(CorruptRecordError):
+        LogFileJournal(path)
+    assert path.read_bytes() == bytes(data)
+
+
+def test_corrupt_body_in_the_middle():
+    data = bytearray(ALL_VARIANTS)
+    item = ALL_VARIANTS_MANIFEST["entries"][53]         # SocketSetOptFlagV1
+    data[item["record_start"] + 5] = 3                   # flag: not a bool
+    report = lj.check(bytes(data))
+    assert report.status == "corrupt" and report.records == 58
+    assert [e.offset for e in report.errors] == [item["header_offset"]]
+    assert report.errors[0].field == "flag"
+
+
+def test_unknown_record_type_is_not_repaired(tmp_path):
+    path = tmp_path / "future.journal"
+    data = ALL_VARIANTS + header(61, 8) + bytes(8)
+    path.write_bytes(data)
+    report = lj.check(str(path))
+    assert report.status == "unknown-record-type" and report.end == len(ALL_VARIANTS)
+    with pytest.raises(lj.UnknownRecordTypeError) as info:
+        LogFileJournal(path)
+    assert info.value.offset == len(ALL_VARIANTS)
+    with pytest.raises(lj.UnknownRecordTypeError):
+        lj.repair(path)
+    assert path.read_bytes() == data
+
+
+def test_invalid_magic_is_reported_and_never_repaired(tmp_path):
+    path = tmp_path / "notajournal"
+    path.write_bytes(b"#!/bin/sh\necho hello\n")
+    assert lj.check(str(path)).status == "invalid-magic"
+    with pytest.raises(InvalidMagicError) as info:
+        lj.repair(path)
+    assert info.value.offset == 0
+    assert path.read_bytes() == b"#!/bin/sh\necho hello\n"
+
+
+def test_torn_magic_is_repaired(tmp_path):
+    path = tmp_path / "magic.journal"
+    path.write_bytes(JOURNAL_MAGIC_NUMBER_BYTES[:5])
+    assert lj.check(str(path)).status == "torn-tail"
+    with LogFileJournal(path) as journal:
+        journal.write(lj.CreatePipeV1(1, 2))
+    assert path.read_bytes() == JOURNAL_MAGIC_NUMBER_BYTES + lj.encode_record(
+        lj.CreatePipeV1(1, 2), 8)
+
+
+def test_report_describes_itself():
+    report = lj.check(ALL_VARIANTS[:100])
+    assert report.describe() == ("torn-tail: 2 records, 100 bytes; torn tail "
+                                 "(truncated-body) of 52 bytes at offset 48")
+    assert lj.check(ALL_VARIANTS).ok
+
+
+def test_lz4_bomb_in_a_journal_allocates_nothing():
+    entry = lj.UpdateMemoryRegionV1((0, 1), b"")
+    body = bytearray(lj.encode_entry(entry, 16))
+    body[:4] = struct.pack("<I", 0xFFFFFFFF)              # claims 4 GiB
+    data = journal_with_body(7, bytes(body))
+    tracemalloc.start()
+    try:
+        error = read_error(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(error, lj.DecompressionError) and error.offset == 8
+    assert peak < 1 << 20
+    with pytest.raises(lj.DecompressionError):
+        read_all(LogFileJournal.from_buffer(data, max_uncompressed_size=1 << 40))
+
+
+def test_max_uncompressed_size_is_configurable():
+    entry = lj.UpdateMemoryRegionV1((0, 4096), bytes(4096))
+    data = JOURNAL_MAGIC_NUMBER_BYTES + lj.encode_record(entry, 8)
+    assert entries_of(LogFileJournal.from_buffer(data)) == [entry]
+    with pytest.raises(lj.DecompressionError) as info:
+        read_all(LogFileJournal.from_buffer(data, max_uncompressed_size=4095))
+    assert info.value.offset == 8
+
+
+# ---------------------------------------------------------------------------
+# Reliability: every error class, with its offset
+# ---------------------------------------------------------------------------
+
+def test_each_error_class_carries_its_offset(tmp_path):
+    cases = []
+    with pytest.raises(InvalidMagicError) as info:
+        LogFileJournal.from_buffer(b"JOURNAL?" + bytes(8))
+    cases.append((info.value, 0))
+    with pytest.raises(TruncatedRecordError) as info:
+        read_all(LogFileJournal.from_buffer(ALL_VARIANTS[:30], strict=True))
+    cases.append((info.value, 24))
+    body = bytearray(lj.encode_entry(lj.SocketShutdownV1(1, "Both"), 16))
+    body[4] = 3
+    cases.append((read_error(journal_with_body(58, bytes(body))), 8))
+    body = bytearray(lj.encode_entry(lj.UpdateMemoryRegionV1((0, 1), b"x"), 16))
+    body[4] = 0x20                         # the LZ4 token claims 2 literals, 1 follows
+    error = read_error(journal_with_body(7, bytes(body)))
+    assert isinstance(error, lj.DecompressionError)
+    cases.append((error, 8))
+    with pytest.raises(lj.DecompressionError) as info:
+        lj.lz4_decompress_size_prepended(b"\x05\x00\x00\x00\x50abc")
+    cases.append((info.value, 5))
+    path = tmp_path / "e.journal"
+    path.write_bytes(ALL_VARIANTS[:RECORD_ENDS[0] + 2])
+    with pytest.raises(lj.TornTailError) as info:
+        LogFileJournal(path, on_torn_tail="error")
+    cases.append((info.value, RECORD_ENDS[0]))
+    path.write_bytes(ALL_VARIANTS + header(200, 0))
+    with pytest.raises(lj.UnknownRecordTypeError) as info:
+        LogFileJournal(path)
+    cases.append((info.value, len(ALL_VARIANTS)))
+    with pytest.raises(UnsupportedOperationError) as info:
+        LogFileJournal.from_buffer(ALL_VARIANTS).write(lj.CreatePipeV1(1, 2))
+    cases.append((info.value, None))
+    with pytest.raises(lj.EntryValueError) as info:
+        lj.CreatePipeV1(1, -2)
+    cases.append((info.value, None))
+    for error, offset in cases:
+        assert isinstance(error, lj.JournalError)
+        assert error.offset == offset, error
+        if offset is not None:
+            assert "offset %d" % offset in str(error)
+    assert {type(error) for error, _ in cases} == {
+        InvalidMagicError, TruncatedRecordError, CorruptRecordError, lj.DecompressionError,
+        lj.TornTailError, lj.UnknownRecordTypeError, UnsupportedOperationError,
+        lj.EntryValueError}
+
+
+def test_errors_pickle():
+    import pickle
+    error = CorruptRecordError("bad", 16, "flag")
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), again.offset, again.field, str(again)) == \
+        (CorruptRecordError, 16, "flag", str(error))
+
+
+# ---------------------------------------------------------------------------
+# Reliability: seeded mutation fuzzing
+# ---------------------------------------------------------------------------
+
+FUZZ_CORPUS = [load_manifest(name)[0] for name in
+               ("all_variants", "reorder_forward", "seed_test", "concat")]
+
+
+def header_offsets(data):
+    try:
+        return [info.header_offset for info in lj.iter_records(data)]
+    except InvalidMagicError:
+        return []
+
+
+def mutate(rnd, data):
+    """One journal with 1-3 random mutations."""
+    data = bytearray(data)
+    for _ in range(rnd.randrange(1, 4)):
+        operation = rnd.randrange(6)
+        position = rnd.randrange(len(data)) if data else 0
+        if operation == 0 and data:                          # bit flip
+            data[position] ^= 1 << rnd.randrange(8)
+        elif operation == 1 and data:                        # byte set
+            data[position] = rnd.choice((0, 1, 2, 0x7F, 0x80, 0xFF, rnd.randrange(256)))
+        elif operation == 2:                                 # size-field edit
+            offsets = header_offsets(bytes(data)) or [8]
+            offset = rnd.choice(offsets)
+            if offset + 8 <= len(data):
+                size = rnd.choice((0, 1, 7, 8, 9, 2**31, 2**48 - 1, rnd.randrange(4096)))
+                data[offset + 2:offset + 8] = size.to_bytes(6, "big")
+        elif operation == 3:                                 # insertion
+            data[position:position] = bytes(rnd.randrange(256)
+                                            for _ in range(rnd.randrange(1, 17)))
+        elif operation == 4:                                 # truncation
+            del data[position:]
+        else:                                                # deletion
+            del data[position:position + rnd.randrange(1, 17)]
+    return bytes(data)
+
+
+def fuzz_one(data):
+    """Read and check one journal; only JournalError may escape."""
+    outcome = "records"
+    try:
+        for result in LogFileJournal.from_buffer(data).rx.records():
+            repr(result.record)
+    except lj.JournalError:
+        outcome = "error"
+    report = lj.check(data)
+    assert report.status in ("ok", "torn-tail", "corrupt", "unknown-record-type",
+                             "invalid-magic")
+    return outcome, report.status
+
+
+def run_fuzz(cases, seed):
+    rnd = random.Random(seed)
+    outcomes = {}
+    for index in range(cases):
+        data = mutate(rnd, FUZZ_CORPUS[index % len(FUZZ_CORPUS)])
+        for key in fuzz_one(data):
+            outcomes[key] = outcomes.get(key, 0) + 1
+    return outcomes
+
+
+def test_fuzz_mutated_journals():
+    outcomes = run_fuzz(20_000, seed=2026)
+    assert outcomes["records"] + outcomes["error"] == 20_000
+    assert outcomes["error"] > 1000 and outcomes["records"] > 1000
+    assert outcomes["torn-tail"] > 100 and outcomes["corrupt"] > 100
+
+
+def _fuzz_worker(arguments):
+    return run_fuzz(*arguments)
+
+
+@pytest.mark.fuzz
+def test_fuzz_long_run():
+    """Opt-in: ``python3 -m pytest -m fuzz`` (LOGFILE_JOURNAL_FUZZ_CASES, default 1e6)."""
+    import concurrent.futures
+    import time
+    cases = int(os.environ.get("LOGFILE_JOURNAL_FUZZ_CASES", 1_000_000))
+    workers = os.cpu_count() or 1
+    chunks = [(cases // workers + (index < cases % workers), 7000 + index)
+              for index in range(workers)]
+    began = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        results = list(pool.map(_fuzz_worker, chunks))
+    total = {}
+    for outcome in results:
+        for key, count in outcome.items():
+            total[key] = total.get(key, 0) + count
+    print("\nfuzz: %d cases in %.1f s on %d workers: %s"
+          % (cases, time.perf_counter() - began, workers, total))
+    assert total["records"] + total["error"] == cases
+
+
+# ---------------------------------------------------------------------------
+# Reliability: concurrent writers
+# ---------------------------------------------------------------------------
+
+def payload(writer, index):
+    return b"%d:%d|" % (writer, index) * (1 + index % 7)
+
+
+def assert_every_record_once(path, writers, per_writer):
+    entries = entries_of(LogFileJournal.new_readonly(path))
+    assert lj.check(str(path)).ok
+    assert len(entries) == writers * per_writer
+    seen = sorted((entry.fd, entry.flags) for entry in entries)
+    assert seen == [(w, i) for w in range(writers) for i in range(per_writer)]
+    assert all(entry.data == payload(entry.fd, entry.flags) for entry in entries)
+
+
+def test_eight_threads_times_ten_thousand_writes(tmp_path):
+    path = tmp_path / "threads.journal"
+    threads_count, per_thread = 8, 10_000
+    with LogFileJournal(path, sync="never") as journal:
+        def work(thread):
+            for index in range(per_thread):
+                journal.write(lj.SocketSendV1(thread, payload(thread, index), index, False))
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(threads_count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert_every_record_once(path, threads_count, per_thread)
+
+
+def append_from_process(path, writer, count, barrier):
+    with LogFileJournal(path, sync="never") as journal:
+        barrier.wait()
+        for index in range(count):
+            journal.write(lj.SocketSendV1(writer, payload(writer, index), index, False))
+
+
+@pytest.mark.skipif(lj.fcntl is None, reason="needs fcntl.flock (POSIX)")
+def test_two_processes_times_ten_thousand_writes(tmp_path):
+    import multiprocessing
+    path = str(tmp_path / "processes.journal")
+    LogFileJournal(path).close()
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    barrier = context.Barrier(2)
+    processes = [context.Process(target=append_from_process,
+                                 args=(path, writer, 10_000, barrier)) for writer in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0
+    assert_every_record_once(path, 2, 10_000)
+    writers = [entry.fd for entry in entries_of(LogFileJournal.new_readonly(path))]
+    assert sum(a != b for a, b in zip(writers, writers[1:])) > 2, "the writers overlapped"
+
+
+def test_two_writers_in_one_process_take_turns(tmp_path):
+    path = tmp_path / "two.journal"
+    first, second = LogFileJournal(path), LogFileJournal(path)
+    for index in range(50):
+        (first if index % 3 else second).write(
+            lj.SocketSendV1(index % 2, payload(index % 2, index), index, False))
+    first.close()
+    second.close()
+    entries = entries_of(LogFileJournal.new_readonly(path))
+    assert [entry.flags for entry in entries] == list(range(50))
+
+
+def test_thread_lock_mode_does_not_lock_the_file(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(lj.fcntl, "flock", lambda fd, op: calls.append(op))
+    with LogFileJournal(tmp_path / "t.journal", lock="thread") as journal:
+        journal.write(lj.CreatePipeV1(1, 2))
+    assert calls == []
+    with LogFileJournal(tmp_path / "p.journal") as journal:
+        journal.write(lj.CreatePipeV1(1, 2))
+    assert calls == [lj.fcntl.LOCK_EX, lj.fcntl.LOCK_UN] * 2
+
+
+def test_bad_options_are_refused(tmp_path):
+    for options in ({"sync": "sometimes"}, {"lock": "none"}, {"on_torn_tail": "ignore"}):
+        with pytest.raises(ValueError):
+            LogFileJournal(tmp_path / "x.journal", **options)
+
+
+# ---------------------------------------------------------------------------
+# Reliability: durability (what is fsynced when)
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def fsyncs(monkeypatch):
+    """The file descriptors fsynced, in order (directory fsyncs as "dir")."""
+    calls = []
+    monkeypatch.setattr(lj, "_fsync", lambda fd: calls.append(fd))
+    monkeypatch.setattr(lj, "_fsync_directory", lambda path: calls.append("dir"))
+    return calls
+
+
+def test_sync_always_fsyncs_every_record(tmp_path, fsyncs):
+    with LogFileJournal(tmp_path / "a.journal", sync="always") as journal:
+        assert fsyncs == [journal.tx._fd, "dir"]          # a new file and its directory
+        journal.write(lj.CreatePipeV1(1, 2))
+        journal.write(lj.CreatePipeV1(3, 4))
+        assert len(fsyncs) == 4
+    assert len(fsyncs) == 5                                # and at close
+
+
+def test_sync_flush_fsyncs_on_flush_and_close(tmp_path, fsyncs):
+    path = tmp_path / "f.journal"
+    write_file(path, lj.CreatePipeV1(1, 2))
+    del fsyncs[:]
+    with LogFileJournal(path) as journal:                  # an existing file
+        journal.write(lj.CreatePipeV1(3, 4))
+        assert fsyncs == []
+        journal.flush()
+        assert len(fsyncs) == 1
+        journal.sync()
+        assert len(fsyncs) == 2
+    assert len(fsyncs) == 3
+
+
+def test_sync_never_never_fsyncs(tmp_path, fsyncs):
+    with LogFileJournal(tmp_path / "n.journal", sync="never") as journal:
+        journal.write(lj.CreatePipeV1(1, 2))
+        journal.flush()
+    assert fsyncs == []
+
+
+def test_written_records_survive_the_writer_dying(tmp_path):
+    # Records reach the OS as they are written: a process killed without
+    # flushing loses nothing it wrote.
+    import subprocess
+    import sys
+    path = tmp_path / "killed.journal"
+    code = ("import os, sys; sys.path.insert(0, %r); import logfile_journal as lj\n"
+            "j = lj.LogFileJournal(%r, sync='never')\n"
+            "[j.write(lj.CreatePipeV1(i, i)) for i in range(100)]\n"
+            "os._exit(9)\n" % (str(Path(__file__).parent), str(path)))
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    assert entries_of(LogFileJournal.new_readonly(path)) == \
+        [lj.CreatePipeV1(i, i) for i in range(100)]
+
+
+def test_closing_a_journal_unmaps_the_file(tmp_path):
+    path = tmp_path / "m.journal"
+    write_file(path, lj.CreatePipeV1(1, 2))
+    journal = LogFileJournal.new_readonly(path)
+    mapping = journal.rx._mapping
+    assert not mapping.closed
+    journal.close()
+    assert mapping.closed
+    journal.close()                                        # twice is fine

@@ -1,0 +1,868 @@
+#!/usr/bin/env python3
+"""Benchmark logfile_journal against standard-library (and optional) peers.
+
+Every measure runs side by side in one process: each repetition runs every
+contestant of a measure in turn, and the table reports the median of the
+repetitions.  Workloads are generated here, deterministically:
+
+  (a) small records  -- CreatePipeV1 / FileDescriptorSeekV1 / SocketSendV1
+                        (64-byte payloads), round robin;
+  (b) syscall mix    -- open (realistic paths), 1 KiB writes, seeks, socket
+                        sends and closes, as a process would journal them;
+  (c) memory snapshot -- 64 KiB pages of memory-like data (zero pages,
+                        repeated code-like bytes, random pages) for LZ4;
+  (d) large payloads -- FileDescriptorWriteV1 records of 256 KiB.
+
+Measures and their targets (ratio = our throughput / the peer's):
+
+  write      LogFileJournal.write into a fresh file (default mode and every
+             faster mode the constructor offers) vs pickle.dump of
+             equivalent tuples to a file opened "ab": >= 1.0x on (a), (b);
+  read       iterate the journal (decode every record) vs a pickle.load
+             loop over the pickle file: >= 1.0x;
+  scan       count records by type with iter_records() over an mmap vs a
+             bare struct.unpack_from loop over the same mmap: >= 0.5x;
+  lz4        lz4_compress_prepend_size >= 20 MB/s, and
+             lz4_decompress_size_prepended >= 100 MB/s on (c), with the
+             ratio against the ``lz4`` C package when it is installed;
+  large      journal write of (d) within 3x of os.write of the same
+             payload bytes (ratio >= 0.33x).
+
+records/s counts records (pages for LZ4); MB/s counts the bytes each
+contestant writes or reads (the journal file, the pickle file, the raw
+payloads; uncompressed bytes for LZ4).  MB = 10**6 bytes.  The garbage
+collector is disabled while a contestant is timed, as timeit does.
+
+Usage:
+
+    python3 bench/bench_logfile_journal.py            # full run, < 2 minutes
+    python3 bench/bench_logfile_journal.py --quick    # < 20 seconds
+    python3 bench/bench_logfile_journal.py --json     # the table, then JSON
+
+``--all-modes`` measures every write mode on every workload (slower: by
+default (a) measures only the default mode and single options are left
+out).  ``--module PATH`` benchmarks another copy of logfile_journal.py (to compare
+a modified copy against the repository's), and ``--write-option
+NAME=VALUE[,NAME=VALUE]`` adds a write mode with constructor options of
+your choice.
+"""
+
+import argparse
+import ast
+import gc
+import importlib.util
+import inspect
+import json
+import mmap
+import os
+import pickle
+import platform
+import random
+import shutil
+import statistics
+import struct
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+try:
+    import lz4.block as lz4_block
+except ImportError:          # optional peer
+    lz4_block = None
+
+#: The module under test; set by load_module().
+lj = None
+
+MB = 1e6
+PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
+PAGE_SIZE = 64 << 10
+
+#: Write options documented in the README that may make writing faster,
+#: tried only when LogFileJournal's constructor accepts them.
+FAST_WRITE_OPTIONS = {
+    "lock": "thread",        # no flock/fstat per record, only a thread lock
+    "sync": "never",         # no fsync in flush()/close()
+}
+
+#: Constructor parameters that do not change how fast records are written.
+NON_WRITE_OPTIONS = {"path", "strict", "max_uncompressed_size", "on_torn_tail"}
+
+
+# ---------------------------------------------------------------------------
+# Sizes, module loading, machine
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each workload is."""
+    small_records: int
+    syscall_records: int
+    snapshot_bytes: int
+    large_records: int
+    large_payload: int = 256 << 10
+
+
+FULL = Sizes(small_records=1_000_000, syscall_records=200_000,
+             snapshot_bytes=64 << 20, large_records=256)
+QUICK = Sizes(small_records=100_000, syscall_records=20_000,
+              snapshot_bytes=8 << 20, large_records=64)
+
+
+def load_module(path: Optional[str]):
+    """Import logfile_journal from the repository root, or from ``path``."""
+    if path is None:
+        sys.path.insert(0, REPO_ROOT)
+        import logfile_journal
+        return logfile_journal
+    spec = importlib.util.spec_from_file_location("logfile_journal", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["logfile_journal"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or platform's guess)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_description() -> Dict[str, str]:
+    """What the numbers were measured on."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "cpu": cpu_model(),
+        "cores": "%s (%s usable)" % (os.cpu_count(), usable),
+        "python": "%s %s" % (platform.python_implementation(), platform.python_version()),
+        "os": platform.platform(),
+        "module": os.path.abspath(lj.__file__),
+        "lz4 package": getattr(sys.modules.get("lz4"), "__version__", "not installed"),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Workloads
+# ---------------------------------------------------------------------------
+
+def payload_pool(rng: random.Random, size: int, count: int = 64) -> List[bytes]:
+    """``count`` distinct random payloads of ``size`` bytes, reused round robin."""
+    return [rng.randbytes(size) for _ in range(count)]
+
+
+def small_records(count: int, rng: random.Random) -> list:
+    """Workload (a): CreatePipeV1, FileDescriptorSeekV1, SocketSendV1 in turn."""
+    payloads = payload_pool(rng, 64)
+    entries = []
+    for i in range(count):
+        kind = i % 3
+        if kind == 0:
+            entries.append(lj.CreatePipeV1(fd1=3 + i % 1000, fd2=4 + i % 1000))
+        elif kind == 1:
+            entries.append(lj.FileDescriptorSeekV1(fd=5 + i % 64, offset=(i * 4096) % (1 << 40),
+                                                   whence=lj.Whence.Set))
+        else:
+            entries.append(lj.SocketSendV1(fd=7 + i % 16, data=payloads[i % len(payloads)],
+                                           flags=0, is_64bit=False))
+    return entries
+
+
+PATHS = (
+    "/home/user/project/src/main.rs",
+    "/home/user/project/target/debug/build/output.log",
+    "/usr/lib/python3.11/site-packages/requests/__init__.py",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/var/lib/app/data/cache/7f/3a9c1e2d4b5f60718293a4b5c6d7e8f9.bin",
+    "/tmp/tmp8x2k_q1z/upload-chunk-000042.part",
+    "/srv/www/static/assets/app.4f9c2b.min.js",
+    "/proc/self/status",
+)
+
+#: WASI rights a libc path_open typically asks for (read, write, seek, ...).
+RIGHTS_BASE = 0x000000001FFFFFFF
+RIGHTS_INHERITING = 0x000000001FFFFFFF
+O_CREAT_TRUNC = 0x1 | 0x8
+
+
+def syscall_session(i: int, fd: int, path: str, chunk: bytes, message: bytes) -> list:
+    """One file's life as a process journals it: open, writes, seek, send, close."""
+    return [
+        lj.OpenFileDescriptorV1(fd=fd, dirfd=3, dirflags=1, path=path, o_flags=O_CREAT_TRUNC,
+                                fs_rights_base=RIGHTS_BASE,
+                                fs_rights_inheriting=RIGHTS_INHERITING, fs_flags=0),
+        lj.FileDescriptorWriteV1(fd=fd, offset=0, data=chunk, is_64bit=False),
+        lj.FileDescriptorWriteV1(fd=fd, offset=1024, data=chunk, is_64bit=False),
+        lj.FileDescriptorSeekV1(fd=fd, offset=-512, whence=lj.Whence.Cur),
+        lj.FileDescriptorWriteV1(fd=fd, offset=1536, data=chunk, is_64bit=False),
+        lj.SocketSendV1(fd=4, data=message, flags=0, is_64bit=False),
+        lj.CloseFileDescriptorV1(fd=fd),
+    ]
+
+
+def syscall_mix(count: int, rng: random.Random) -> list:
+    """Workload (b): ``count`` records of open/write/seek/send/close sessions."""
+    chunks = payload_pool(rng, 1024)
+    messages = payload_pool(rng, 128)
+    entries = []
+    i = 0
+    while len(entries) < count:
+        entries += syscall_session(i, 10 + i % 50, PATHS[i % len(PATHS)],
+                                   chunks[i % len(chunks)], messages[i % len(messages)])
+        i += 1
+    return entries[:count]
+
+
+# x86-64 instructions of a typical function; "????????" marks a rel32
+# (call target, branch, RIP-relative displacement) that differs between
+# copies of the code.
+CODE_PIECES = (
+    "55", "4889e5", "4157", "4156", "4155", "4154", "53", "4883ec38",
+    "48897dc8", "488975c0", "8b4710", "85c0", "0f84????????",
+    "488d3d????????", "e8????????", "4889c3", "4885c0", "7421",
+    "488b4308", "488b7dc8", "ff5018", "8945d4", "837dd400", "7e0f",
+    "8b45d4", "83e801", "8945d4", "e9????????", "488b05????????",
+    "488b00", "4889c7", "e8????????", "31c0", "488d4dd0", "ba10000000",
+    "4889ce", "bf01000000", "e8????????", "4883c438", "5b", "415c",
+    "415d", "415e", "415f", "5d", "c3", "0f1f440000", "66662e0f1f840000000000",
+)
+
+
+def code_template() -> Tuple[bytes, Tuple[int, ...]]:
+    """The bytes of CODE_PIECES (4 copies, ~ 400 bytes) and where the rel32s are."""
+    template = bytearray()
+    holes = []
+    for _ in range(4):
+        for piece in CODE_PIECES:
+            hole = piece.find("?")
+            if hole >= 0:
+                holes.append(len(template) + hole // 2)
+                piece = piece.replace("????????", "00000000")
+            template += bytes.fromhex(piece)
+    return bytes(template), tuple(holes)
+
+
+def code_page(rng: random.Random, template: bytes, holes: Sequence[int], size: int) -> bytes:
+    """``size`` bytes of the template repeated, each copy with new rel32s."""
+    page = bytearray()
+    while len(page) < size:
+        copy = bytearray(template)
+        for hole in holes:
+            copy[hole:hole + 4] = rng.getrandbits(20).to_bytes(4, "little")
+        page += copy
+    return bytes(page[:size])
+
+
+SNAPSHOT_MIX = (("zero", 0.4), ("code", 0.4), ("random", 0.2))
+
+
+def memory_pages(total: int, rng: random.Random) -> Tuple[List[bytes], Dict[str, int]]:
+    """Workload (c): ``total`` bytes of 64 KiB pages, mixed as SNAPSHOT_MIX says."""
+    template, holes = code_template()
+    zero = bytes(PAGE_SIZE)
+    kinds = [kind for kind, _ in SNAPSHOT_MIX]
+    weights = [weight for _, weight in SNAPSHOT_MIX]
+    pages = []
+    counts = dict.fromkeys(kinds, 0)
+    for _ in range(total // PAGE_SIZE):
+        kind = rng.choices(kinds, weights)[0]
+        counts[kind] += 1
+        if kind == "zero":
+            pages.append(zero)
+        elif kind == "code":
+            pages.append(code_page(rng, template, holes, PAGE_SIZE))
+        else:
+            pages.append(rng.randbytes(PAGE_SIZE))
+    return pages, counts
+
+
+def large_records(count: int, size: int, rng: random.Random) -> list:
+    """Workload (d): FileDescriptorWriteV1 records of ``size`` bytes each."""
+    payloads = payload_pool(rng, size, 4)
+    return [lj.FileDescriptorWriteV1(fd=9, offset=i * size, data=payloads[i % len(payloads)],
+                                     is_64bit=True) for i in range(count)]
+
+
+def plain_value(value):
+    """A field value as pickle's peer stores it: IntEnum members as plain ints."""
+    if isinstance(value, int) and type(value) not in (int, bool):
+        return int(value)
+    return value
+
+
+def plain_tuples(entries: list) -> List[tuple]:
+    """The entries as tuples of the same field values: (record type, *fields)."""
+    return [(int(entry.record_type),) + tuple(map(plain_value, entry)) for entry in entries]
+
+
+# ---------------------------------------------------------------------------
+# Measures and contestants
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Contestant:
+    """One side of a measure: ``run()`` does its untimed setup, times its
+    work and returns (seconds, bytes moved)."""
+    label: str
+    records: int
+    run: Callable[[], Tuple[float, int]]
+    seconds: List[float] = field(default_factory=list)
+    nbytes: int = 0
+
+    @property
+    def median(self) -> float:
+        """Median of the timed repetitions."""
+        return statistics.median(self.seconds)
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.median
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.nbytes / self.median / MB
+
+
+@dataclass
+class Target:
+    """A goal: ``label``'s throughput over ``peer``'s at least ``minimum``
+    (a ratio), or, without a peer, ``label``'s MB/s at least ``minimum``.
+    ``minimum`` None: the ratio is reported, nothing is judged."""
+    label: str
+    peer: Optional[str]
+    minimum: Optional[float]
+    value: Optional[float] = None
+
+    @property
+    def met(self) -> Optional[bool]:
+        if self.minimum is None or self.value is None:
+            return None
+        return self.value >= self.minimum
+
+    def describe(self, verdict: bool = True) -> str:
+        """The value, and with ``verdict`` the target and whether it is met."""
+        if self.peer is None:
+            text = "%s: %.1f MB/s" % (self.label, self.value)
+        else:
+            text = "%s / %s: %.2fx" % (self.label, self.peer, self.value)
+        if self.met is None or not verdict:
+            return text
+        return "%s  (target %s: %s)" % (text, self.goal, "met" if self.met else "MISSED")
+
+    @property
+    def goal(self) -> str:
+        """The target as text."""
+        if self.minimum is None:
+            return ""
+        if self.peer is None:
+            return ">= %g MB/s" % self.minimum
+        return ">= %.2fx" % self.minimum
+
+
+@dataclass
+class Measure:
+    """Contestants timed side by side, and the targets judged on them."""
+    workload: str
+    name: str
+    contestants: List[Contestant]
+    targets: List[Target] = field(default_factory=list)
+
+    def contestant(self, label: str) -> Contestant:
+        return next(c for c in self.contestants if c.label == label)
+
+    def judge(self) -> None:
+        """Compute every target's value from the medians."""
+        for target in self.targets:
+            ours = self.contestant(target.label)
+            if target.peer is None:
+                target.value = ours.mb_per_second
+            else:
+                peer = self.contestant(target.peer)
+                target.value = ours.records_per_second / peer.records_per_second
+
+
+def run_measure(measure: Measure, repeat: int) -> None:
+    """Time every contestant ``repeat`` times, interleaved, then judge."""
+    for _ in range(repeat):
+        for contestant in measure.contestants:
+            gc.collect()
+            gc.disable()
+            try:
+                seconds, nbytes = contestant.run()
+            finally:
+                gc.enable()
+            contestant.seconds.append(seconds)
+            contestant.nbytes = nbytes
+    measure.judge()
+
+
+def remove(path: str) -> None:
+    """Delete ``path`` if it exists."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def expect(what: str, got, wanted) -> None:
+    """Stop the benchmark when a contestant did not do the whole job."""
+    if got != wanted:
+        raise SystemExit("benchmark error: %s gave %r, expected %r" % (what, got, wanted))
+
+
+# -- write --------------------------------------------------------------
+
+def journal_writer(entries: list, path: str, options: dict) -> Callable:
+    """Write ``entries`` into a fresh journal at ``path`` (open to close)."""
+    def run():
+        remove(path)
+        start = time.perf_counter()
+        with lj.LogFileJournal(path, **options) as journal:
+            write = journal.write
+            for entry in entries:
+                write(entry)
+            journal.flush()
+        return time.perf_counter() - start, os.path.getsize(path)
+    return run
+
+
+def pickle_writer(tuples: List[tuple], path: str) -> Callable:
+    """pickle.dump each tuple to ``path`` opened in append mode."""
+    def run():
+        remove(path)
+        start = time.perf_counter()
+        with open(path, "ab") as file:
+            dump = pickle.dump
+            for item in tuples:
+                dump(item, file, PICKLE_PROTOCOL)
+        return time.perf_counter() - start, os.path.getsize(path)
+    return run
+
+
+def raw_writer(payloads: List[bytes], path: str) -> Callable:
+    """os.write each payload to a fresh file (the floor for large records)."""
+    def run():
+        remove(path)
+        start = time.perf_counter()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            for payload in payloads:
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        return time.perf_counter() - start, os.path.getsize(path)
+    return run
+
+
+class WriteMode(NamedTuple):
+    """Constructor options for LogFileJournal, with a label for the table.
+
+    ``kind``: "default", "single" (one fast option alone), "fastest" (all
+    fast options together) or "extra" (from --write-option).
+    """
+    label: str
+    options: Dict[str, object]
+    kind: str
+
+
+def write_modes(extra: Sequence[Dict[str, object]]) -> Tuple[List[WriteMode], List[str]]:
+    """The write modes to measure, and the constructor options left untried.
+
+    The default; each option of FAST_WRITE_OPTIONS that LogFileJournal
+    accepts, alone (if there are several) and all together; then the
+    ``--write-option`` modes.
+    """
+    parameters = inspect.signature(lj.LogFileJournal).parameters
+    fast = {name: value for name, value in FAST_WRITE_OPTIONS.items() if name in parameters}
+    modes = [WriteMode("default", {}, "default")]
+    if len(fast) > 1:
+        modes += [WriteMode("%s=%s" % item, dict([item]), "single") for item in fast.items()]
+    if fast:
+        modes.append(WriteMode(options_label(fast), fast, "fastest"))
+    modes += [WriteMode(options_label(options), options, "extra") for options in extra]
+    untried = [name for name in parameters
+               if name not in NON_WRITE_OPTIONS and name not in fast]
+    return modes, untried
+
+
+def options_label(options: Dict[str, object]) -> str:
+    return ",".join("%s=%s" % item for item in options.items())
+
+
+def modes_for(workload: str, modes: Sequence[WriteMode], all_modes: bool) -> List[WriteMode]:
+    """The modes one workload measures, within the time budget.
+
+    (a), a million records, measures the default mode only; the others the
+    default and the fastest; --all-modes measures every mode everywhere.
+    Modes from --write-option are measured everywhere.
+    """
+    if all_modes:
+        return list(modes)
+    skipped = ("single", "fastest") if workload.startswith("(a)") else ("single",)
+    return [mode for mode in modes if mode.kind not in skipped]
+
+
+def journal_write_contestants(entries: list, path: str,
+                              modes: Sequence[WriteMode]) -> List[Contestant]:
+    """One LogFileJournal.write contestant per mode, all writing ``path``."""
+    return [Contestant("LogFileJournal.write [%s]" % mode.label, len(entries),
+                       journal_writer(entries, path, mode.options)) for mode in modes]
+
+
+def write_measure(workload: str, entries: list, journal_path: str, pickle_path: str,
+                  modes: Sequence[WriteMode]) -> Measure:
+    """Journal writes (each mode) vs pickle.dump; the files stay for reading."""
+    peer = "pickle.dump (file 'ab')"
+    contestants = journal_write_contestants(entries, journal_path, modes)
+    targets = [Target(c.label, peer, 1.0) for c in contestants]
+    contestants.append(Contestant(peer, len(entries),
+                                  pickle_writer(plain_tuples(entries), pickle_path)))
+    return Measure(workload, "write", contestants, targets)
+
+
+def large_write_measure(workload: str, entries: list, workdir: str,
+                        modes: Sequence[WriteMode]) -> Measure:
+    """Journal writes of large records vs os.write of their payloads."""
+    peer = "os.write (payload bytes)"
+    contestants = journal_write_contestants(entries, os.path.join(workdir, "d.journal"),
+                                            modes)
+    targets = [Target(c.label, peer, 1 / 3) for c in contestants]
+    contestants.append(Contestant(peer, len(entries), raw_writer(
+        [entry.data for entry in entries], os.path.join(workdir, "d.raw"))))
+    return Measure(workload, "write", contestants, targets)
+
+
+# -- read ---------------------------------------------------------------
+
+def journal_reader(path: str, count: int) -> Callable:
+    """Iterate a read-only journal, decoding every record."""
+    def run():
+        start = time.perf_counter()
+        with lj.LogFileJournal.new_readonly(path) as journal:
+            records = 0
+            for _ in journal:
+                records += 1
+        elapsed = time.perf_counter() - start
+        expect("journal read", records, count)
+        return elapsed, os.path.getsize(path)
+    return run
+
+
+def pickle_reader(path: str, count: int) -> Callable:
+    """pickle.load until the end of the file."""
+    def run():
+        start = time.perf_counter()
+        records = 0
+        with open(path, "rb") as file:
+            load = pickle.load
+            try:
+                while True:
+                    load(file)
+                    records += 1
+            except EOFError:
+                pass
+        elapsed = time.perf_counter() - start
+        expect("pickle read", records, count)
+        return elapsed, os.path.getsize(path)
+    return run
+
+
+def read_measure(workload: str, count: int, journal_path: str, pickle_path: str) -> Measure:
+    """Iterate the journal vs a pickle.load loop over the same records."""
+    peer = "pickle.load loop"
+    return Measure(workload, "read", [
+        Contestant("iterate LogFileJournal", count, journal_reader(journal_path, count)),
+        Contestant(peer, count, pickle_reader(pickle_path, count)),
+    ], [Target("iterate LogFileJournal", peer, 1.0)])
+
+
+# -- header scan ----------------------------------------------------------
+
+def count_with_iter_records(buffer) -> Dict[int, int]:
+    """Records by type, located by logfile_journal.iter_records."""
+    counts = {}
+    for info in lj.iter_records(buffer):
+        code = info.record_type
+        counts[code] = counts.get(code, 0) + 1
+    return counts
+
+
+HEADER = struct.Struct(">HHI")       # u16 type, u48 length as u16 + u32, big-endian
+
+
+def count_with_struct(buffer) -> Dict[int, int]:
+    """Records by type, located by a bare struct.unpack_from loop."""
+    unpack = HEADER.unpack_from
+    counts = {}
+    size = len(buffer)
+    pos = 8                          # after the magic number
+    while size - pos >= 8:
+        code, high, low = unpack(buffer, pos)
+        counts[code] = counts.get(code, 0) + 1
+        pos += 8 + (high << 32 | low)
+    return counts
+
+
+def scanner(path: str, count_records: Callable, count: int) -> Callable:
+    """Time ``count_records`` over an mmap of ``path``."""
+    def run():
+        with open(path, "rb") as file, \
+                mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
+            start = time.perf_counter()
+            counts = count_records(buffer)
+            elapsed = time.perf_counter() - start
+            expect(count_records.__name__, sum(counts.values()), count)
+            return elapsed, len(buffer)
+    return run
+
+
+def scan_measure(workload: str, count: int, journal_path: str) -> Measure:
+    """iter_records vs a bare struct loop, both counting records by type."""
+    ours, peer = "iter_records (mmap)", "struct.unpack_from loop (mmap)"
+    return Measure(workload, "header scan", [
+        Contestant(ours, count, scanner(journal_path, count_with_iter_records, count)),
+        Contestant(peer, count, scanner(journal_path, count_with_struct, count)),
+    ], [Target(ours, peer, 0.5)])
+
+
+# -- LZ4 ------------------------------------------------------------------
+
+def page_codec(function: Callable, pages: List[bytes], nbytes: int) -> Callable:
+    """Apply ``function`` to every page; ``nbytes``: uncompressed bytes."""
+    def run():
+        start = time.perf_counter()
+        for page in pages:
+            function(page)
+        return time.perf_counter() - start, nbytes
+    return run
+
+
+def lz4_measures(pages: List[bytes]) -> Tuple[List[Measure], List[str]]:
+    """Compress and decompress the pages, with the lz4 C package as a peer."""
+    workload = "(c) memory snapshot"
+    total = sum(map(len, pages))
+    compressed = [lj.lz4_compress_prepend_size(page) for page in pages]
+    for page, block in zip(pages, compressed):
+        expect("LZ4 round trip", lj.lz4_decompress_size_prepended(block) == page, True)
+    ours_c, ours_d = "lz4_compress_prepend_size", "lz4_decompress_size_prepended"
+    compress = Measure(workload, "lz4 compress", [
+        Contestant(ours_c, len(pages), page_codec(lj.lz4_compress_prepend_size, pages, total))],
+        [Target(ours_c, None, 20.0)])
+    decompress = Measure(workload, "lz4 decompress", [
+        Contestant(ours_d, len(pages),
+                   page_codec(lj.lz4_decompress_size_prepended, compressed, total))],
+        [Target(ours_d, None, 100.0)])
+    notes = ["LZ4 ratio (ours, lz4_flex-compatible): %.3f (%d -> %d bytes)"
+             % (sum(map(len, compressed)) / total, total, sum(map(len, compressed)))]
+    if lz4_block is None:
+        notes.append("lz4 C package not installed: no LZ4 peer (pip install lz4)")
+        return [compress, decompress], notes
+    peer_c, peer_d = "lz4.block.compress (C)", "lz4.block.decompress (C)"
+    c_blocks = [lz4_block.compress(page) for page in pages]
+    notes.append("LZ4 ratio (lz4 C package):            %.3f"
+                 % (sum(map(len, c_blocks)) / total))
+    compress.contestants.append(Contestant(peer_c, len(pages),
+                                           page_codec(lz4_block.compress, pages, total)))
+    compress.targets.append(Target(ours_c, peer_c, None))
+    # The peer decompresses our blocks: the same input for both.
+    decompress.contestants.append(Contestant(peer_d, len(pages),
+                                             page_codec(lz4_block.decompress, compressed, total)))
+    decompress.targets.append(Target(ours_d, peer_d, None))
+    return [compress, decompress], notes
+
+
+# ---------------------------------------------------------------------------
+# The run and its report
+# ---------------------------------------------------------------------------
+
+def record_measures(workload: str, entries: list, workdir: str,
+                    modes: Sequence[WriteMode], repeat: int) -> List[Measure]:
+    """write, then read and header scan of the written files, of one workload."""
+    key = workload[1]                        # "(a) small records" -> "a"
+    journal_path = os.path.join(workdir, key + ".journal")
+    pickle_path = os.path.join(workdir, key + ".pickle")
+    measures = [write_measure(workload, entries, journal_path, pickle_path, modes),
+                read_measure(workload, len(entries), journal_path, pickle_path),
+                scan_measure(workload, len(entries), journal_path)]
+    for measure in measures:
+        run_measure(measure, repeat)
+    return measures
+
+
+def run_all(sizes: Sizes, repeat: int, extra_modes: Sequence[dict], all_modes: bool,
+            progress: Callable[[str], None]) -> Tuple[List[Measure], List[str]]:
+    """Generate every workload and run every measure."""
+    rng = random.Random(20240601)
+    modes, untried = write_modes(extra_modes)
+    notes = ["write modes: %s%s" % ("; ".join(mode.label for mode in modes),
+                                    "" if all_modes else " ((a): default only, single"
+                                    " options: with --all-modes)")]
+    if untried:
+        notes.append("constructor options not benchmarked (use --write-option): %s"
+                     % ", ".join(untried))
+    measures = []
+    workdir = tempfile.mkdtemp(prefix="bench_logfile_journal.")
+    try:
+        progress("(a) small records: %d" % sizes.small_records)
+        workload = "(a) small records"
+        measures += record_measures(workload, small_records(sizes.small_records, rng),
+                                    workdir, modes_for(workload, modes, all_modes), repeat)
+        progress("(b) syscall mix: %d" % sizes.syscall_records)
+        workload = "(b) syscall mix"
+        measures += record_measures(workload, syscall_mix(sizes.syscall_records, rng),
+                                    workdir, modes_for(workload, modes, all_modes), repeat)
+        progress("(c) memory snapshot: %d MiB" % (sizes.snapshot_bytes >> 20))
+        pages, mix = memory_pages(sizes.snapshot_bytes, rng)
+        notes.append("snapshot pages: %s" % ", ".join("%d %s" % (n, kind)
+                                                      for kind, n in mix.items()))
+        lz4, lz4_notes = lz4_measures(pages)
+        notes += lz4_notes
+        for measure in lz4:
+            run_measure(measure, repeat)
+        measures += lz4
+        del pages
+        progress("(d) large payloads: %d x %d KiB" % (sizes.large_records,
+                                                      sizes.large_payload >> 10))
+        workload = "(d) large payloads"
+        large = large_write_measure(
+            workload, large_records(sizes.large_records, sizes.large_payload, rng), workdir,
+            modes_for(workload, modes, all_modes))
+        run_measure(large, repeat)
+        measures.append(large)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return measures, notes
+
+
+COLUMNS = (("workload", 20, "<"), ("measure", 14, "<"), ("contestant", 48, "<"),
+           ("records", 9, ">"), ("median s", 9, ">"), ("records/s", 12, ">"),
+           ("MB/s", 9, ">"))
+
+
+def table_line(values: Sequence[str]) -> str:
+    return "  ".join("%-*s" % (width, value) if align == "<" else "%*s" % (width, value)
+                     for (_, width, align), value in zip(COLUMNS, values)).rstrip()
+
+
+def format_report(machine: Dict[str, str], measures: List[Measure], notes: List[str],
+                  repeat: int, elapsed: float) -> str:
+    """The human-readable report: machine, table, ratios, targets."""
+    lines = ["%-12s %s" % (key + ":", value) for key, value in machine.items()]
+    lines.append("%-12s median of %d repetitions, interleaved" % ("timing:", repeat))
+    lines.append("")
+    lines.append(table_line([name for name, _, _ in COLUMNS]))
+    lines.append("-" * len(lines[-1]))
+    previous = None
+    for measure in measures:
+        workload = measure.workload if measure.workload != previous else ""
+        previous = measure.workload
+        for i, c in enumerate(measure.contestants):
+            lines.append(table_line([workload if i == 0 else "", measure.name if i == 0 else "",
+                                     c.label, "%d" % c.records, "%.3f" % c.median,
+                                     "{:,.0f}".format(c.records_per_second),
+                                     "%.1f" % c.mb_per_second]))
+        for target in measure.targets:
+            lines.append("%*s-> %s" % (37, "", target.describe()))
+    lines.append("")
+    lines += ["note: " + note for note in notes]
+    judged = [(m, t) for m in measures for t in m.targets if t.met is not None]
+    lines.append("")
+    lines.append("targets: %d met, %d missed" % (sum(t.met for _, t in judged),
+                                                 sum(not t.met for _, t in judged)))
+    for measure, target in judged:
+        lines.append("  %-6s %-20s %-14s %s (target %s)" % (
+            "met" if target.met else "MISSED", measure.workload, measure.name,
+            target.describe(verdict=False), target.goal))
+    lines.append("total time: %.1f s" % elapsed)
+    return "\n".join(lines)
+
+
+def report_json(machine: Dict[str, str], measures: List[Measure], notes: List[str],
+                repeat: int, quick: bool) -> dict:
+    """Every number of the run, for tools."""
+    return {
+        "machine": machine,
+        "quick": quick,
+        "repeat": repeat,
+        "notes": notes,
+        "measures": [{
+            "workload": m.workload,
+            "measure": m.name,
+            "contestants": [{
+                "label": c.label, "records": c.records, "bytes": c.nbytes,
+                "seconds": c.seconds, "median_seconds": c.median,
+                "records_per_second": c.records_per_second,
+                "mb_per_second": c.mb_per_second,
+            } for c in m.contestants],
+            "targets": [{
+                "label": t.label, "peer": t.peer, "minimum": t.minimum,
+                "value": t.value, "met": t.met,
+            } for t in m.targets],
+        } for m in measures],
+    }
+
+
+def parse_write_option(text: str) -> Dict[str, object]:
+    """``NAME=VALUE[,NAME=VALUE]`` -> options; values are Python literals or text."""
+    options = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            options[name.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            options[name.strip()] = value.strip()
+    return options
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    global lj
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller workloads (under 20 seconds)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the results as JSON after the table")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="repetitions per contestant (default 5)")
+    parser.add_argument("--all-modes", action="store_true",
+                        help="measure every write mode on every workload (slower)")
+    parser.add_argument("--module", metavar="PATH",
+                        help="benchmark this logfile_journal.py instead of the repository's")
+    parser.add_argument("--write-option", metavar="NAME=VALUE[,...]", action="append",
+                        type=parse_write_option, default=[],
+                        help="also measure writes with these constructor options")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    lj = load_module(args.module)
+    started = time.perf_counter()
+    machine = machine_description()
+
+    def progress(message):
+        print("... %s (%.0f s)" % (message, time.perf_counter() - started),
+              file=sys.stderr, flush=True)
+
+    measures, notes = run_all(QUICK if args.quick else FULL, args.repeat,
+                              args.write_option, args.all_modes, progress)
+    print(format_report(machine, measures, notes, args.repeat,
+                        time.perf_counter() - started))
+    if args.json:
+        print(json.dumps(report_json(machine, measures, notes, args.repeat, args.quick),
+                         indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
