@@ -2640,6 +2640,26 @@ class LogFileJournalRx:
         """Offset of the next header to read."""
         return self._pos
 
+    @property
+    def segment_start(self) -> int:
+        """Offset of the magic number the next record follows (alignment base)."""
+        return self._segment
+
+    def seek(self, position: int, segment_start: int = 0) -> None:
+        """Continue reading at ``position``, a record boundary the caller knows.
+
+        ``segment_start`` is the offset of the magic number that record
+        follows (``segment_start`` of the reader that stopped there, or a
+        RecordInfo's).  Clears ``stop``.
+        """
+        if not 0 <= segment_start <= position <= self._size:
+            raise ValueError("position %d (segment %d) is outside the buffer"
+                             % (position, segment_start))
+        with self._lock:
+            self._pos = position
+            self._segment = segment_start
+            self.stop = None
+
     def close(self) -> None:
         """Release the mapping of the file (safe to call twice)."""
         mapping, self._mapping = self._mapping, None

@@ -1838,3 +1838,18 @@ def test_closing_a_journal_unmaps_the_file(tmp_path):
     journal.close()
     assert mapping.closed
     journal.close()                                        # twice is fine
+
+
+def test_seek_resumes_reading_at_a_record(tmp_path):
+    data, manifest = load_manifest("concat")
+    reader = LogFileJournal.from_buffer(data).rx
+    for _ in range(7):
+        reader.read()
+    position, segment = reader.position, reader.segment_start
+    assert segment == 1472
+    rest = entries_of(reader)
+    other = LogFileJournal.from_buffer(data).rx
+    other.seek(position, segment)
+    assert entries_of(other) == rest
+    with pytest.raises(ValueError):
+        other.seek(len(data) + 8)
