@@ -30,19 +30,28 @@ nanoseconds for every time and duration.  Bad input raises a subclass of
 :class:`JournalError` carrying the byte offset where it applies.
 """
 
+import argparse
 import base64
 import binascii
+import collections
+import contextlib
 import datetime
 import enum
+import errno
+import heapq
 import ipaddress
 import json
 import mmap
 import operator
 import os
 import re
+import signal
+import stat
 import struct
 import sys
+import tempfile
 import threading
+import time
 from array import array
 
 try:
@@ -73,7 +82,7 @@ __all__ = [
     "lz4_compress_prepend_size", "lz4_decompress_size_prepended",
     "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
-    "RecombinedJournal", "UnsupportedJournal", "check", "repair",
+    "RecombinedJournal", "UnsupportedJournal", "check", "repair", "main",
 ]
 
 __version__ = "0.1.0"
@@ -1687,9 +1696,6 @@ class UpdateMemoryRegionV1(JournalEntry):
             object.__setattr__(self, "_compressed", compressed)
         return compressed
 
-    def _replace(self, **changes):
-        return type(self)(**dict(self._asdict(), **changes))
-
 
 class ProcessExitV1(JournalEntry):
     """The process exited."""
@@ -2411,7 +2417,9 @@ def _decode_body(cls, buf, start, end, base, max_uncompressed):
                 raise _FieldInvalid("%d bytes at offset %d lie outside the body's "
                                     "free range %d..%d" % (length, data, lower, root_pos),
                                     field.archived_name)
-            values[value_index] = buf[data:data + length]
+            raw = buf[data:data + length]
+            # bytes and mmap slice to bytes; bytearray and memoryview do not
+            values[value_index] = raw if type(raw) is bytes else bytes(raw)
             lower = data + length
     try:
         items = [values[index] if decode is None else decode(values[index])
@@ -2540,7 +2548,10 @@ class LogFileJournalRx:
 
     @classmethod
     def _from_fd(cls, fd: int, **options) -> "LogFileJournalRx":
-        size = os.fstat(fd).st_size
+        status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        size = status.st_size
         if size == 0:
             return cls(b"", **options)
         mapping = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
@@ -3859,3 +3870,1161 @@ def entry_from_json(value: Union[Dict[str, Any], str], *,
         return cls(**values)
     except TypeError as exc:
         raise EntryValueError("%s: %s" % (name, exc)) from None
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+#
+# ``python -m logfile_journal COMMAND ...``, ``python logfile_journal.py
+# COMMAND ...`` (the module vendored alone) and the ``logfile-journal``
+# console script all run main().  Exit status: 0 on success, 1 on a journal
+# error (one line on stderr naming the file and the offset), 2 on a usage
+# error, 130 on Ctrl-C, and 141 (128 + SIGPIPE) when standard output is a
+# pipe closed early (``| head``): nothing is printed then.
+
+
+_PROG = "logfile-journal"
+_MIB = 1 << 20
+
+#: Files (or inputs) larger than this get a progress line on a terminal.
+_PROGRESS_MIN_SIZE = 64 * _MIB
+
+#: Fields that hold a file descriptor (filter --fd).
+_FD_FIELDS = frozenset(("fd", "fd1", "fd2", "epfd", "old_fd", "new_fd", "original_fd",
+                        "copied_fd", "dirfd", "listen_fd", "socket_fd", "file_fd"))
+
+_TYPE_WIDTH = max(len(cls.__name__) for cls in ENTRY_CLASSES.values())
+_EXIT_SIGPIPE = 128 + 13
+_EXIT_INTERRUPTED = 128 + 2
+
+
+class _CliError(Exception):
+    """A failure reported as one line on stderr, with the exit status."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    """``1 entry``, ``2 entries``."""
+    return "%d %s" % (count, one if count == 1 else many)
+
+
+def _warn(message: str) -> None:
+    """Print ``logfile-journal: message`` on stderr (after what stdout holds)."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass                     # a closed pipe: main() sees it at its own flush
+    try:
+        sys.stderr.write("%s: %s\n" % (_PROG, message))
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass                     # stderr closed: nowhere left to complain
+
+
+@contextlib.contextmanager
+def _about(path: str):
+    """Turn a JournalError or OSError about ``path`` into a _CliError.
+
+    The message is ``PATH: what went wrong``; a JournalError's text already
+    ends with ``(at offset N)``.  BrokenPipeError (our stdout closed) passes.
+    """
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except JournalError as exc:
+        raise _CliError("%s: %s" % (path, exc)) from None
+    except OSError as exc:
+        raise _CliError("%s: %s" % (path, exc.strerror or exc)) from None
+
+
+# -- Progress on a terminal ---------------------------------------------------
+
+class _Progress:
+    """A progress line on stderr (``\\r12.0/300.0 MiB  85.3 MiB/s``).
+
+    Shown only when the stream is a terminal and ``total`` is over
+    ``_PROGRESS_MIN_SIZE``; redrawn at most 10 times a second and erased by
+    close() (or at the end of a ``with`` block).  ``stream`` defaults to
+    sys.stderr as it is when the object is made.
+    """
+
+    def __init__(self, total: Optional[int], stream=None) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        self.total = total
+        try:
+            tty = self.stream.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        self.enabled = bool(tty and total is not None and total > _PROGRESS_MIN_SIZE)
+        self._start = time.monotonic()
+        self._last = None
+        self._width = 0
+
+    def update(self, done: int) -> None:
+        """Say that ``done`` bytes of ``total`` are done."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self._last is not None and now - self._last < 0.1:
+            return
+        self._last = now
+        elapsed = now - self._start
+        rate = done / elapsed / _MIB if elapsed > 0 else 0.0
+        text = "%.1f/%.1f MiB  %.1f MiB/s" % (done / _MIB, self.total / _MIB, rate)
+        self._write("\r" + text.ljust(self._width))
+        self._width = max(self._width, len(text))
+
+    def close(self) -> None:
+        """Erase the line, if one was drawn."""
+        if self._width:
+            self._write("\r%s\r" % (" " * self._width))
+            self._width = 0
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.enabled = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def _file_size(path: str) -> Optional[int]:
+    """Size of a regular file, or None (stdin, pipes, missing files)."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+# -- Reading journals ---------------------------------------------------------
+
+@contextlib.contextmanager
+def _reading(path: str):
+    """Open the journal at ``path`` read-only (errors name the file)."""
+    with _about(path):
+        journal = LogFileJournal.new_readonly(path)
+    with journal:
+        yield journal
+
+
+_STOP_TEXT = {
+    "truncated-header": "the last %(left)d bytes are not a complete record header",
+    "truncated-body": "the last record (%(type)s) is cut short",
+}
+
+
+def _describe_stop(stop: JournalStop, size: int) -> str:
+    """Why reading ended early, in words."""
+    if stop.reason == "unknown-record-type":
+        if stop.record_type == 0:
+            why = "a zero record header (a write in progress, or a torn tail)"
+        else:
+            why = "a record of unknown type %d" % stop.record_type
+    else:
+        kind = ENTRY_CLASSES.get(stop.record_type) if stop.record_type else None
+        why = _STOP_TEXT[stop.reason] % {"left": size - stop.offset,
+                                         "type": kind.__name__ if kind else "?"}
+    return "reading stopped at offset %d: %s" % (stop.offset, why)
+
+
+def _records(journal, path: str, progress: Optional[_Progress] = None,
+             note_stop: bool = True) -> Iterator[LogReadResult]:
+    """The remaining records of ``journal``; a read error names ``path``.
+
+    When reading stops early (a torn tail, an unknown record type), a note
+    says so on stderr: it is not an error.
+    """
+    records = journal.rx.records()
+    while True:
+        with _about(path):
+            result = next(records, None)
+        if result is None:
+            break
+        if progress is not None:
+            progress.update(result.record_end)
+        yield result
+    stop = journal.stop
+    if stop is not None and note_stop:
+        _check_stop(journal, path, stop)
+
+
+def _check_stop(journal, path: str, stop: JournalStop) -> None:
+    """Reading stopped early: a note if the rest is a torn tail or a record
+    type this module does not know, an error if valid records follow (the
+    file is checked again to tell)."""
+    with _about(path):
+        report = check(path)
+    if report.status == "corrupt":
+        raise _CliError("%s: %s" % (path, _report_error(report)))
+    _warn("%s: note: %s" % (path, _describe_stop(stop, _journal_size(journal))))
+
+
+def _journal_size(journal) -> int:
+    """How many bytes the journal's reader sees."""
+    with journal.rx.owned_buffer() as view:
+        return len(view)
+
+
+def _header_offset(result: LogReadResult) -> int:
+    """Offset of the header of a record read."""
+    return result.record_start - RECORD_HEADER_SIZE
+
+
+# -- Writing outputs ----------------------------------------------------------
+
+def _refuse_existing(path: str, hint: str = "use --force to replace it") -> None:
+    if os.path.lexists(path):
+        raise _CliError("%s: already exists (%s)" % (path, hint), 2)
+
+
+def _new_file_mode(path: str) -> int:
+    """The mode a replacement of ``path`` gets: the old file's, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def _replacing(path: str, force: bool):
+    """Yield a temporary path next to ``path``, moved onto it on success.
+
+    An existing ``path`` is refused (exit status 2) unless ``force``.  If
+    the block raises, the temporary file is removed and ``path`` is left
+    as it was.
+    """
+    if not force:
+        _refuse_existing(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    with _about(path):
+        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+                                    dir=directory)
+        os.close(fd)
+    try:
+        os.chmod(temp, _new_file_mode(path))
+        yield temp
+        with _about(path):
+            os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+@contextlib.contextmanager
+def _open_output(path: Optional[str], force: bool, stdout):
+    """A text stream for ``-o PATH`` (written atomically), or ``stdout``."""
+    if path is None or path == "-":
+        yield stdout
+        return
+    with _replacing(path, force) as temp:
+        # Reading errors arrive as _CliError (see _records): an OSError
+        # here is about writing the output.
+        with _about(path), open(temp, "w", encoding="utf-8", newline="\n") as stream:
+            yield stream
+
+
+@contextlib.contextmanager
+def _new_journal(path: str, force: bool):
+    """A new journal written at ``path`` (atomically, see _replacing)."""
+    with _replacing(path, force) as temp:
+        with _about(path):
+            journal = LogFileJournal(temp)
+        with journal:
+            yield journal
+
+
+# -- Human and JSON forms of records ------------------------------------------
+
+def _format_bytes(data, whole: bool = False) -> str:
+    """``27B 474554202f204854…``: the length and the first 8 bytes in hex."""
+    data = bytes(data)
+    if whole:
+        return data.hex()
+    text = "%dB" % len(data)
+    if data:
+        text += " " + data[:8].hex() + ("\u2026" if len(data) > 8 else "")
+    return text
+
+
+def _format_time(nanos: int) -> str:
+    """Nanoseconds since the Unix epoch as UTC ISO 8601 text."""
+    secs, rest = divmod(nanos, 1_000_000_000)
+    try:
+        moment = datetime.datetime.fromtimestamp(secs, datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return str(nanos)
+    return "%s.%09dZ" % (moment.strftime("%Y-%m-%dT%H:%M:%S"), rest)
+
+
+def _format_sockaddr(value: tuple) -> str:
+    if len(value) == 2:
+        return "%s:%d" % value
+    host, port, flowinfo, scope_id = value
+    text = "[%s%s]:%d" % (host, "%%%d" % scope_id if scope_id else "", port)
+    return text + ("(flowinfo=%d)" % flowinfo if flowinfo else "")
+
+
+def _format_value(name: str, value) -> str:
+    """One field value in compact human form (no spaces, but in bytes)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, int):
+        if name == "when":
+            return _format_time(value)
+        if "flags" in name or "rights" in name or name == "events":
+            return hex(value)
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _format_bytes(value, whole=name == "wasm_hash")
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, ExitCode):
+        number = value.value
+        if value.kind is ExitCodeKind.Errno and 0 <= number < len(_ERRNO_NAMES):
+            number = _ERRNO_NAMES[number]
+        return "%s(%s)" % (value.kind.name, number)
+    if isinstance(value, ThreadStartType):
+        return "main_thread" if value.is_main_thread else \
+            "thread_spawn(%#x)" % value.start_ptr
+    if isinstance(value, MemoryRegion):
+        return "%#x..%#x" % value
+    if isinstance(value, IpCidr):
+        return "%s/%d" % (_format_value("ip", value.ip), value.prefix)
+    if isinstance(value, ipaddress.IPv6Address) and value.ipv4_mapped is not None:
+        return "::ffff:%s" % value.ipv4_mapped
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return str(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return "(%s)" % ",".join("%s=%s" % (field, _format_value(field, item))
+                                 for field, item in zip(value._fields, value))
+    if isinstance(value, tuple):
+        return _format_sockaddr(value)
+    return repr(value)
+
+
+def _format_entry(entry: JournalEntry) -> str:
+    """The fields of an entry as ``name=value`` pairs."""
+    if isinstance(entry, UpdateMemoryRegionV1):
+        return "region=%s data=%dB lz4=%dB" % (
+            _format_value("region", entry.region), len(entry.data),
+            len(entry.compressed_data))
+    return " ".join("%s=%s" % (name, _format_value(name, value))
+                    for name, value in zip(entry.fields, entry))
+
+
+def _format_record(offset: int, entry: JournalEntry) -> str:
+    """One line of ``inspect``: header offset, type, fields."""
+    return ("%7d  %-*s  %s" % (offset, _TYPE_WIDTH, type(entry).__name__,
+                               _format_entry(entry))).rstrip()
+
+
+def _compact_json(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _pretty_json(value) -> str:
+    """wasmer's layout (serde_json::to_string_pretty); a unit variant as
+    ``{"name": null}``, since wasmer's import ends an entry at a ``}`` line."""
+    if isinstance(value, str):
+        value = {value: None}
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _record_json(result: LogReadResult) -> str:
+    """One line of ``inspect --json``."""
+    return _compact_json({"offset": _header_offset(result),
+                          "record_start": result.record_start,
+                          "record_end": result.record_end,
+                          "type": type(result.record).__name__,
+                          "entry": entry_to_json(result.record)})
+
+
+def _record_printer(as_json: bool, out) -> Callable[[LogReadResult], None]:
+    """A function printing one record as ``inspect`` (or ``--json``) does."""
+    if as_json:
+        return lambda result: out.write(_record_json(result) + "\n")
+    return lambda result: out.write(
+        _format_record(_header_offset(result), result.record) + "\n")
+
+
+# -- inspect, export ----------------------------------------------------------
+
+def _cmd_inspect(args, out) -> int:
+    """``inspect FILE``: one line per record."""
+    show = _record_printer(args.json, out)
+    with _reading(args.file) as journal:
+        for result in _records(journal, args.file):
+            show(result)
+    return 0
+
+
+def _cmd_export(args, out) -> int:
+    """``export FILE``: the entries as JSON, one per line (or pretty)."""
+    dump = _pretty_json if args.pretty else _compact_json
+    with _reading(args.file) as journal, \
+            _open_output(args.output, args.force, out) as stream, \
+            _Progress(_file_size(args.file)) as progress:
+        for result in _records(journal, args.file, progress):
+            stream.write(dump(entry_to_json(result.record)) + "\n")
+    return 0
+
+
+# -- import -------------------------------------------------------------------
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_PRETTY_CLOSE = re.compile(r"\n\}\r?(?:\n|$)")
+
+
+class _JsonItem(NamedTuple):
+    """A JSON value read from a stream, or why it could not be read."""
+    line: int                   # the line it starts on
+    value: Any = None
+    error: Optional[str] = None
+
+
+def _could_end_value(line: str) -> bool:
+    """Whether a JSON value can end on this line (not ``{``, ``[``, ``,``)."""
+    last = line.rstrip()[-1:]
+    return bool(last) and (last in '}]"el' or last.isdigit())
+
+
+def _json_items(lines: Iterator[bytes]) -> Iterator[_JsonItem]:
+    """The JSON values of a stream of lines, with the lines they start on.
+
+    Reads JSON lines, wasmer's pretty stream (objects over many lines) or
+    any mix, several values on a line too, holding only the value being
+    read.  A value that does not parse yields an item with ``error``;
+    reading then resumes after it: at the next line or -- for a pretty
+    object (one opened by a line that is just ``{``) -- after the next line
+    that is just ``}``.
+    """
+    decoder = json.JSONDecoder()
+    # Unread text, whose first line is line ``first``; ``pos`` is where to go on.
+    state = {"text": "", "first": 1, "pos": 0, "skipping": False}
+
+    def drain(final: bool) -> Iterator[_JsonItem]:
+        text, pos = state["text"], state["pos"]
+        while True:
+            pos = _JSON_SPACE.match(text, pos).end()
+            if pos == len(text):
+                break
+            line = state["first"] + text.count("\n", 0, pos)
+            try:
+                value, end = decoder.raw_decode(text, pos)
+                error = None
+            except json.JSONDecodeError as exc:
+                incomplete = exc.pos >= len(text.rstrip())
+                if incomplete and not final:
+                    break                                  # read more lines
+                error = "unexpected end of input in this entry" if incomplete else \
+                    _json_error_text(exc, state["first"])
+            except RecursionError:
+                error = "JSON nested too deeply"
+            if error is None:
+                yield _JsonItem(line, value)
+            else:
+                yield _JsonItem(line, error=error)
+                end = _resume_after(text, pos)
+                if end < 0:                                # a "}" line not yet read
+                    state["skipping"] = True
+                    text = ""
+                    break
+            pos = end
+        cut = text.rfind("\n", 0, pos) + 1                # keep whole lines
+        state["first"] += text.count("\n", 0, cut)
+        state["text"], state["pos"] = text[cut:], max(pos - cut, 0)
+
+    for number, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield _JsonItem(number, error="not UTF-8 text: %s" % exc.reason)
+            state.update(text="", pos=0, skipping=False)
+            continue
+        if number == 1 and line.startswith("\ufeff"):
+            line = line[1:]
+        if state["skipping"]:
+            state["skipping"] = line.rstrip("\r\n") != "}"
+            continue
+        if not state["text"]:
+            state["first"], state["pos"] = number, 0
+        state["text"] += line
+        if _could_end_value(line):
+            yield from drain(False)
+    if not state["skipping"]:
+        yield from drain(True)
+
+
+def _json_error_text(exc: json.JSONDecodeError, first: int) -> str:
+    """A JSON syntax error's message, with its line and column."""
+    line = first + exc.doc.count("\n", 0, exc.pos)
+    column = exc.pos - exc.doc.rfind("\n", 0, exc.pos)
+    message = exc.msg[:-3] if exc.msg.endswith(" at") else exc.msg
+    return "%s at line %d column %d" % (message, line, column)
+
+
+def _resume_after(text: str, pos: int) -> int:
+    """Where to go on reading after a bad value starting at ``pos``, or -1
+    to drop lines up to a line that is just ``}`` not yet read."""
+    head_end = text.find("\n", pos)
+    if text[pos:head_end if head_end >= 0 else None].rstrip() == "{":
+        close = _PRETTY_CLOSE.search(text, pos)
+        return close.end() if close else -1
+    return len(text) if head_end < 0 else head_end + 1
+
+
+@contextlib.contextmanager
+def _open_input(path: str, stdin):
+    """The binary stream to import from (``-`` is stdin) and its size if known."""
+    if path == "-":
+        yield getattr(stdin, "buffer", stdin), None
+        return
+    with _about(path):
+        stream = open(path, "rb")
+    with stream:
+        yield stream, _file_size(path)
+
+
+def _counting(stream, progress: _Progress) -> Iterator[bytes]:
+    """The lines of ``stream``, updating ``progress`` with the bytes read."""
+    done = 0
+    for line in stream:
+        done += len(line)
+        progress.update(done)
+        yield line
+
+
+@contextlib.contextmanager
+def _import_target(path: str, append: bool, force: bool):
+    """The journal ``import`` writes: appended to, replaced, or new."""
+    if append:
+        with _about(path):
+            journal = LogFileJournal(path, on_torn_tail="error")
+        with journal:
+            yield journal
+        return
+    if not force:
+        _refuse_existing(path, "use --append to add to it or --force to replace it")
+    with _new_journal(path, force) as journal:
+        yield journal
+
+
+def _cmd_import(args, out) -> int:
+    """``import INPUT OUT``: build a journal from JSON."""
+    name = "<stdin>" if args.input == "-" else args.input
+    written = skipped = 0
+    failure = None
+    with _open_input(args.input, sys.stdin) as (stream, size), \
+            _import_target(args.out, args.append, args.force) as journal, \
+            _Progress(size) as progress:
+        with _about(name):
+            for item in _json_items(_counting(stream, progress)):
+                error = item.error
+                if error is None:
+                    try:
+                        entry = entry_from_json(item.value)
+                    except EntryValueError as exc:
+                        error = str(exc)
+                if error is not None:
+                    failure = "%s:%d: %s" % (name, item.line, error)
+                    if not args.skip_bad:
+                        break
+                    _warn(failure + " (skipped)")
+                    skipped += 1
+                    continue
+                with _about(args.out):
+                    journal.write(entry)
+                written += 1
+    if failure is not None and not args.skip_bad:
+        raise _CliError("%s (%s before it written to %s)"
+                        % (failure, _plural(written, "entry", "entries"), args.out))
+    _warn("wrote %s to %s%s" % (_plural(written, "entry", "entries"), args.out,
+                                ", skipped %s" % _plural(skipped, "bad entry", "bad entries")
+                                if skipped else ""))
+    return 0
+
+
+# -- filter -------------------------------------------------------------------
+
+def _record_matcher(args) -> Callable[[int, JournalEntry], bool]:
+    """A predicate on (header offset, entry): all the given criteria hold."""
+    tests = []
+    if args.type:
+        kinds = tuple(cls for group in args.type for cls in group)
+        tests.append(lambda offset, entry: isinstance(entry, kinds))
+    if args.fd is not None:
+        fd = args.fd
+        tests.append(lambda offset, entry: any(
+            value == fd for name, value in zip(entry.fields, entry) if name in _FD_FIELDS))
+    if args.thread is not None:
+        thread = args.thread
+        tests.append(lambda offset, entry: isinstance(entry, (SetThreadV1, CloseThreadV1))
+                     and entry.id == thread)
+    if args.range is not None:
+        start, end = args.range
+        tests.append(lambda offset, entry: (start is None or offset >= start)
+                     and (end is None or offset < end))
+    return lambda offset, entry: all(test(offset, entry) for test in tests)
+
+
+def _cmd_filter(args, out) -> int:
+    """``filter FILE OUT``: keep (or ``--drop``) the matching records."""
+    matches = _record_matcher(args)
+    kept = total = 0
+    with _reading(args.file) as source, _new_journal(args.out, args.force) as target, \
+            _Progress(_file_size(args.file)) as progress:
+        for result in _records(source, args.file, progress):
+            total += 1
+            if matches(_header_offset(result), result.record) != args.drop:
+                with _about(args.out):
+                    target.write(result.record)
+                kept += 1
+    _warn("kept %d of %d records in %s" % (kept, total, args.out))
+    return 0
+
+
+# -- stats --------------------------------------------------------------------
+
+def _covered(regions: List[Tuple[int, int]]) -> int:
+    """Bytes in the union of the ranges [start, end)."""
+    total = 0
+    reach = None
+    for start, end in sorted(regions):
+        if reach is not None and start < reach:
+            start = reach
+        if end > start:
+            total += end - start
+        reach = end if reach is None else max(reach, end)
+    return total
+
+
+def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
+    """Counts and sizes of a journal's records (what ``stats`` prints)."""
+    size = _journal_size(journal)
+    types: Dict[str, Dict[str, int]] = {}
+    biggest: List[Tuple[int, int, int, str]] = []       # heap of (size, -offset, ...)
+    regions = []
+    memory = dict(updates=0, region_bytes=0, distinct_bytes=0,
+                  uncompressed_bytes=0, compressed_bytes=0)
+    with _Progress(size) as progress:
+        for result in _records(journal, path, progress):
+            entry = result.record
+            name = type(entry).__name__
+            body = result.record_end - result.record_start
+            item = types.setdefault(name, {"count": 0, "bytes": 0, "body_bytes": 0})
+            item["count"] += 1
+            item["bytes"] += body + RECORD_HEADER_SIZE
+            item["body_bytes"] += body
+            offset = _header_offset(result)
+            record = (body + RECORD_HEADER_SIZE, -offset, offset, name)
+            if len(biggest) < largest:
+                heapq.heappush(biggest, record)
+            else:
+                heapq.heappushpop(biggest, record)
+            if isinstance(entry, UpdateMemoryRegionV1):
+                start, end = entry.region
+                regions.append((start, end))
+                memory["updates"] += 1
+                memory["region_bytes"] += max(end - start, 0)
+                memory["uncompressed_bytes"] += len(entry.data)
+                memory["compressed_bytes"] += len(entry.compressed_data)
+    memory["distinct_bytes"] = _covered(regions)
+    memory["ratio"] = round(memory["uncompressed_bytes"] / memory["compressed_bytes"], 3) \
+        if memory["compressed_bytes"] else None
+    order = {cls.__name__: cls.record_type for cls in ENTRY_CLASSES.values()}
+    stop = journal.stop
+    return {
+        "file": path,
+        "size": size,
+        "records": sum(item["count"] for item in types.values()),
+        "bytes": sum(item["bytes"] for item in types.values()),
+        "body_bytes": sum(item["body_bytes"] for item in types.values()),
+        "types": {name: types[name] for name in sorted(types, key=order.get)},
+        "memory": memory,
+        "largest": [{"offset": offset, "type": name, "size": record_size}
+                    for record_size, _, offset, name in sorted(biggest, reverse=True)],
+        "stop": None if stop is None else stop._asdict(),
+    }
+
+
+def _stats_text(stats: Dict[str, Any]) -> str:
+    """The human form of _journal_stats()."""
+    lines = ["%s: %d records, %d bytes of records in a file of %d bytes" % (
+        stats["file"], stats["records"], stats["bytes"], stats["size"]), ""]
+    row = "%-*s  %8s  %12s  %12s"
+    lines.append(row % (_TYPE_WIDTH, "type", "count", "bytes", "body bytes"))
+    for name, item in stats["types"].items():
+        lines.append(row % (_TYPE_WIDTH, name, item["count"], item["bytes"],
+                            item["body_bytes"]))
+    lines.append(row % (_TYPE_WIDTH, "total", stats["records"], stats["bytes"],
+                        stats["body_bytes"]))
+    memory = stats["memory"]
+    if memory["updates"]:
+        lines += ["", "memory (UpdateMemoryRegionV1): %d updates covering %d bytes "
+                  "(%d distinct); data %d bytes, stored %d bytes compressed (ratio %s)"
+                  % (memory["updates"], memory["region_bytes"], memory["distinct_bytes"],
+                     memory["uncompressed_bytes"], memory["compressed_bytes"],
+                     memory["ratio"])]
+    if stats["largest"]:
+        lines += ["", "largest records:"]
+        lines += ["%9d  %-*s  %d bytes" % (item["offset"], _TYPE_WIDTH, item["type"], item["size"])
+                  for item in stats["largest"]]
+    return "\n".join(lines)
+
+
+def _cmd_stats(args, out) -> int:
+    """``stats FILE``: counts and bytes per record type."""
+    with _reading(args.file) as journal:
+        stats = _journal_stats(journal, args.file)
+    out.write((_compact_json(stats) if args.json else _stats_text(stats)) + "\n")
+    return 0
+
+
+# -- check, repair ------------------------------------------------------------
+
+def _report_json(path: str, report: JournalReport) -> Dict[str, Any]:
+    value = report._asdict()
+    value["errors"] = [{"offset": error.offset, "error": type(error).__name__,
+                        "message": str(error)} for error in report.errors]
+    return dict(file=path, ok=report.ok, **value)
+
+
+def _cmd_check(args, out) -> int:
+    """``check FILE``: validate every record."""
+    with _about(args.file):
+        report = check(args.file)
+    if args.json:
+        out.write(_compact_json(_report_json(args.file, report)) + "\n")
+    else:
+        out.write("%s: %s\n" % (args.file, report.describe()))
+        for error in report.errors:
+            out.write("  %s: %s\n" % (type(error).__name__, error))
+        if report.status == "torn-tail":
+            out.write("  `%s repair %s` cuts the torn tail off (keeping a copy)\n"
+                      % (_PROG, args.file))
+    return 0 if report.ok else 1
+
+
+def _cmd_repair(args, out) -> int:
+    """``repair FILE``: cut a torn tail off, keeping a copy of it."""
+    with _about(args.file):
+        report = repair(args.file)
+    if report.saved_to:
+        out.write("%s: cut %d bytes of torn tail (%s) at offset %d, saved to %s; "
+                  "%d records remain\n" % (args.file, report.size - report.end, report.tail,
+                                           report.end, report.saved_to, report.records))
+    else:
+        out.write("%s: nothing to repair (%s)\n" % (args.file, report.describe()))
+    return 0
+
+
+# -- tail ---------------------------------------------------------------------
+
+def _tail_start(journal, lines: int) -> None:
+    """Move the reader to the last ``lines`` records (without decoding the rest)."""
+    rx = journal.rx
+    last = collections.deque(rx.scan(), maxlen=max(lines, 1))
+    if not last:
+        return
+    if lines:
+        rx.seek(last[0].header_offset, last[0].segment_start)
+    else:
+        rx.seek(last[-1].record_end, last[-1].segment_start)
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived while following a journal."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _follow(path: str, where: Tuple[int, int, int], interval: float, show, out) -> None:
+    """Print the records appended to ``path`` from ``where`` on, forever.
+
+    ``where`` is (inode, header offset, segment start) of the next record.
+    A record is printed once complete: a zero (placeholder) header or a
+    record cut short at the end of the file is a write in progress, read
+    again at the next poll.  A file replaced or cut below that offset is
+    followed from its start.
+    """
+    inode, position, segment = where
+    size = -1
+    pending = False                  # the last read stopped at an incomplete record
+    noted = None
+    while True:
+        time.sleep(interval)
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            continue
+        if info.st_size == size and info.st_ino == inode and not pending:
+            continue
+        with _reading(path) as journal:
+            if info.st_ino != inode or _journal_size(journal) < position:
+                _warn("%s: file %s; following it from its start" % (
+                    path, "replaced" if info.st_ino != inode else "truncated"))
+            else:
+                journal.rx.seek(position, segment)
+            for result in _records(journal, path, note_stop=False):
+                show(result)
+            position, segment = journal.rx.position, journal.rx.segment_start
+            stop = journal.stop
+        inode, size = info.st_ino, info.st_size
+        pending = stop is not None
+        if pending and stop.reason == "unknown-record-type" and stop.record_type \
+                and stop != noted:
+            _warn("%s: note: %s; waiting" % (path, _describe_stop(stop, size)))
+            noted = stop
+        out.flush()
+
+
+def _cmd_tail(args, out) -> int:
+    """``tail FILE``: the last records; ``-f`` follows the file as it grows."""
+    show = _record_printer(args.json, out)
+    with _about(args.file):
+        inode = os.stat(args.file).st_ino
+    with _reading(args.file) as journal:
+        _tail_start(journal, args.lines)
+        for result in _records(journal, args.file, note_stop=not args.follow):
+            show(result)
+        where = (inode, journal.rx.position, journal.rx.segment_start)
+    out.flush()
+    if not args.follow:
+        return 0
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:               # not the main thread: no handler
+        previous = None
+    try:
+        _follow(args.file, where, args.interval, show, out)
+    except (KeyboardInterrupt, _Terminated):
+        return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+# -- cat ----------------------------------------------------------------------
+
+def _readable_part(path: str) -> JournalReport:
+    """check() ``path``; a torn tail is left out (with a warning), anything
+    else wrong is an error."""
+    with _about(path):
+        report = check(path)
+    if report.status == "torn-tail":
+        _warn("%s: leaving out a torn tail (%s) of %d bytes at offset %d"
+              % (path, report.tail, report.size - report.end, report.end))
+    elif not report.ok:
+        raise _CliError("%s: %s" % (path, report.describe()))
+    return report
+
+
+def _copy_bytes(path: str, length: int, target) -> None:
+    """Copy the first ``length`` bytes of ``path`` to the open file ``target``."""
+    with _about(path):
+        source = open(path, "rb")
+    with source:
+        while length:
+            with _about(path):
+                chunk = source.read(min(length, _MIB))
+            if not chunk:
+                raise _CliError("%s: shrank while being copied" % path)
+            target.write(chunk)
+            length -= len(chunk)
+
+
+def _cat_bytes(paths: Sequence[str], temp: str, output: str) -> int:
+    """Concatenate the readable parts of ``paths`` into the file ``temp``
+    (each becomes a segment); returns how many records they hold."""
+    records = 0
+    with _about(output), open(temp, "wb") as target:
+        for path in paths:
+            part = _readable_part(path)
+            records += part.records
+            if part.end:
+                _copy_bytes(path, part.end, target)
+        if not target.tell():
+            target.write(JOURNAL_MAGIC_NUMBER_BYTES)     # a journal, if an empty one
+    return records
+
+
+def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
+    """Write the entries of the readable parts of ``paths`` into a new
+    journal at ``temp`` (one segment); returns how many there are."""
+    records = 0
+    with _about(output):
+        journal = LogFileJournal(temp)
+    with journal:
+        for path in paths:
+            end = _readable_part(path).end
+            with _reading(path) as source:
+                while source.rx.position < end:        # the torn tail may not decode
+                    with _about(path):
+                        result = source.read()
+                    if result is None:
+                        break
+                    with _about(output):
+                        journal.write(result.record)
+                    records += 1
+    return records
+
+
+def _cmd_cat(args, out) -> int:
+    """``cat A B ... -o OUT``: concatenate journals, then check the result."""
+    concatenate = _cat_entries if args.reencode else _cat_bytes
+    with _replacing(args.output, args.force) as temp:
+        records = concatenate(args.files, temp, args.output)
+        with _about(args.output):
+            report = check(temp)
+        if not report.ok or report.records != records:
+            raise _CliError("%s: the result does not read back as %d records: %s"
+                            % (args.output, records, report.describe()))
+    _warn("wrote %s from %s to %s" % (
+        _plural(records, "record", "records"),
+        _plural(len(args.files), "journal", "journals"), args.output))
+    return 0
+
+
+# -- Argument types -----------------------------------------------------------
+
+def _number(text: str) -> int:
+    """A non-negative integer, decimal or 0x hexadecimal (an argparse type)."""
+    try:
+        value = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative: %r" % text)
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError("not a positive number of seconds: %r" % text)
+    return value
+
+
+_CLASSES_BY_NAME = dict(
+    [(cls.__name__, cls) for cls in ENTRY_CLASSES.values()]
+    + [(name, cls) for cls, name in JSON_VARIANT_NAMES.items()])
+
+
+def _record_types(text: str) -> Tuple[type, ...]:
+    """Entry classes named by ``text``: comma-separated class names
+    (``CreatePipeV1``), serde names (``create_pipe_v1``) or codes (``31``)."""
+    classes = []
+    for name in filter(None, (part.strip() for part in text.split(","))):
+        cls = ENTRY_CLASSES.get(int(name)) if name.isascii() and name.isdigit() \
+            else _CLASSES_BY_NAME.get(name)
+        if cls is None:
+            raise argparse.ArgumentTypeError(
+                "unknown record type %r (a name like CreatePipeV1 or create_pipe_v1, "
+                "or a code 1-%d)" % (name, max(JournalEntryRecordType)))
+        classes.append(cls)
+    if not classes:
+        raise argparse.ArgumentTypeError("no record type given")
+    return tuple(classes)
+
+
+def _offset_range(text: str) -> Tuple[Optional[int], Optional[int]]:
+    """``START:END`` header offsets (either may be empty) -- an argparse type."""
+    start, colon, end = text.partition(":")
+    if not colon:
+        raise argparse.ArgumentTypeError("expected START:END, got %r" % text)
+    return (_number(start) if start else None, _number(end) if end else None)
+
+
+# -- The parser and main() ----------------------------------------------------
+
+_DESCRIPTION = """\
+Inspect, convert, check and repair Wasmer journal files (the LogFileJournal
+of wasmer-journal, rkyv 0.7 format)."""
+
+_EPILOG = """\
+exit status: 0 success, 1 journal error (the message names the file and the
+offset), 2 usage error, 130 interrupted, 141 standard output closed early
+(e.g. by `| head`; nothing is printed).
+
+Run `%(prog)s COMMAND --help` for the options of each command."""
+
+# (name, function, help, epilog); arguments are added by _add_arguments().
+_COMMANDS = (
+    ("inspect", _cmd_inspect, "print one line per record",
+     "Each line: the record's header offset, its type and its fields (bytes as\n"
+     "length and the first 8 bytes in hex, memory regions as range and sizes).\n"
+     "--json prints one JSON object per record instead."),
+    ("export", _cmd_export, "print the entries as JSON (as `wasmer journal export`)",
+     "One JSON object per line, each the serde form of wasmer's JournalEntry.\n"
+     "--pretty prints wasmer's own layout instead (what `wasmer journal import`\n"
+     "reads). With -o, the file is written only if the export completes."),
+    ("import", _cmd_import, "build a journal from JSON lines or wasmer's export",
+     "Reads JSON lines, wasmer's pretty stream, or a mix (INPUT - is stdin).\n"
+     "A bad entry is reported with its line number; nothing after it is written\n"
+     "unless --skip-bad. An existing OUT is refused unless --append or --force."),
+    ("filter", _cmd_filter, "copy the records that match (or, --drop, the others)",
+     "Criteria combine with AND; repeated --type options are OR'ed. Types are\n"
+     "class names (CreatePipeV1), serde names (create_pipe_v1) or codes (31),\n"
+     "also comma-separated. --fd matches every fd-like field; --thread matches\n"
+     "SetThreadV1/CloseThreadV1. The output is a new journal (records are\n"
+     "re-encoded at their new positions)."),
+    ("stats", _cmd_stats, "counts and bytes per record type, memory, largest records",
+     None),
+    ("check", _cmd_check, "validate every record (exit status 1 if not ok)",
+     "Status: ok, torn-tail, corrupt, unknown-record-type or invalid-magic."),
+    ("repair", _cmd_repair, "cut a torn tail off (keeping a copy in FILE.torn-OFFSET)",
+     "Only a torn tail (an incomplete last record) is ever cut; corruption, an\n"
+     "unknown record type or a wrong magic number are refused (exit status 1)."),
+    ("tail", _cmd_tail, "print the last records; -f follows the file as it grows",
+     "With -f, records appended later are printed once complete; stop with\n"
+     "Ctrl-C or SIGTERM (exit status 0)."),
+    ("cat", _cmd_cat, "concatenate journals into one",
+     "Copies each input's readable part (a torn tail is left out with a\n"
+     "warning), so each input becomes a segment of OUT; --reencode writes all\n"
+     "entries into one fresh journal instead. The result is checked."),
+)
+
+
+def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    """The arguments of subcommand ``name``."""
+    add = parser.add_argument
+    force = "replace an existing output file"
+    if name in ("inspect", "export", "filter", "stats", "check", "repair", "tail"):
+        add("file", metavar="FILE", help="the journal file")
+    if name in ("inspect", "tail", "stats", "check"):
+        add("--json", action="store_true", help="print JSON instead of text")
+    if name == "export":
+        add("--pretty", action="store_true",
+            help="wasmer's pretty layout instead of one object per line")
+        add("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+        add("--force", action="store_true", help=force)
+    elif name == "import":
+        add("input", metavar="INPUT", help="JSON file, or - for stdin")
+        add("out", metavar="OUT", help="the journal to write")
+        add("--skip-bad", action="store_true",
+            help="report bad entries and go on (exit status 0)")
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument("--append", action="store_true",
+                          help="append to an existing journal OUT")
+        mode.add_argument("--force", action="store_true", help=force)
+    elif name == "filter":
+        add("out", metavar="OUT", help="the journal to write")
+        add("--type", action="append", type=_record_types, metavar="TYPE",
+            help="record type (repeatable)")
+        add("--fd", type=_number, metavar="N", help="records with a file descriptor N")
+        add("--thread", type=_number, metavar="N", help="SetThreadV1/CloseThreadV1 of thread N")
+        add("--range", type=_offset_range, metavar="START:END",
+            help="records whose header offset is in [START, END)")
+        add("--drop", action="store_true", help="drop the matching records, keep the rest")
+        add("--force", action="store_true", help=force)
+    elif name == "tail":
+        add("-n", "--lines", type=_number, default=10, metavar="N",
+            help="how many records (default 10)")
+        add("-f", "--follow", action="store_true", help="print records as they are appended")
+        add("--interval", type=_seconds, default=0.2, metavar="SECONDS",
+            help="how often to look for new records with -f (default 0.2)")
+    elif name == "cat":
+        add("files", nargs="+", metavar="FILE", help="the journals, in order")
+        add("-o", "--output", required=True, metavar="OUT", help="the journal to write")
+        add("--reencode", action="store_true",
+            help="write the entries into one fresh journal (one segment)")
+        add("--force", action="store_true", help=force)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the command line."""
+    parser = argparse.ArgumentParser(
+        prog=_PROG, description=_DESCRIPTION, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, function, summary, epilog in _COMMANDS:
+        sub = commands.add_parser(name, help=summary, description=summary[0].upper()
+                                  + summary[1:] + ".", epilog=epilog,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_arguments(name, sub)
+        sub.set_defaults(handler=function)
+    return parser
+
+
+def _silence_stdout() -> None:
+    """Point stdout at os.devnull, so that flushing it at exit cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass                  # not a real file (an in-process test): nothing to do
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``logfile-journal`` command line; returns the exit status.
+
+    ``argv`` defaults to ``sys.argv[1:]``.  Output goes to sys.stdout,
+    messages to sys.stderr.  Returns 0 on success, 1 on a journal error
+    (reported as one line ``logfile-journal: FILE: message (at offset N)``),
+    2 on a usage error, 130 when interrupted and 141 when stdout is a pipe
+    closed early (nothing is printed then).  It never raises SystemExit.
+    """
+    parser = _build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:          # --help, --version, usage errors
+            status = exc.code if isinstance(exc.code, int) else 2
+        else:
+            status = args.handler(args, sys.stdout)
+    except BrokenPipeError:
+        status = _EXIT_SIGPIPE
+    except _CliError as exc:
+        _warn(exc.message)
+        status = exc.status
+    except (JournalError, OSError) as exc:       # not about a file named by the user
+        _warn(str(exc))
+        status = 1
+    except KeyboardInterrupt:
+        status = _EXIT_INTERRUPTED
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        status = _EXIT_SIGPIPE
+    except (OSError, ValueError):
+        pass
+    if status == _EXIT_SIGPIPE:
+        _silence_stdout()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

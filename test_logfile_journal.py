@@ -6,12 +6,18 @@ on the real rkyv 0.7; see testdata/README.md.
 """
 
 import base64
+import io
 import ipaddress
 import json
 import os
+import queue
 import random
+import shutil
 import struct
+import subprocess
+import sys
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -1666,7 +1672,6 @@ def _fuzz_worker(arguments):
 def test_fuzz_long_run():
     """Opt-in: ``python3 -m pytest -m fuzz`` (LOGFILE_JOURNAL_FUZZ_CASES, default 1e6)."""
     import concurrent.futures
-    import time
     cases = int(os.environ.get("LOGFILE_JOURNAL_FUZZ_CASES", 1_000_000))
     workers = os.cpu_count() or 1
     chunks = [(cases // workers + (index < cases % workers), 7000 + index)
@@ -1817,8 +1822,6 @@ def test_sync_never_never_fsyncs(tmp_path, fsyncs):
 def test_written_records_survive_the_writer_dying(tmp_path):
     # Records reach the OS as they are written: a process killed without
     # flushing loses nothing it wrote.
-    import subprocess
-    import sys
     path = tmp_path / "killed.journal"
     code = ("import os, sys; sys.path.insert(0, %r); import logfile_journal as lj\n"
             "j = lj.LogFileJournal(%r, sync='never')\n"
@@ -1853,3 +1856,758 @@ def test_seek_resumes_reading_at_a_record(tmp_path):
     assert entries_of(other) == rest
     with pytest.raises(ValueError):
         other.seek(len(data) + 8)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+#
+# In-process through lj.main([...]) (with capsys), and as subprocesses
+# `python -m logfile_journal ...` with PYTHONPATH at the module's directory.
+
+
+CLI_ROOT = Path(lj.__file__).resolve().parent
+CLI_TESTDATA = CLI_ROOT / "testdata"
+CLI_ROUND_TRIP = ["all_variants", "reorder_forward", "seed_test", "empty", "phases", "reopen"]
+# all_variants.journal with SocketSendV1.is_64bit (header at 2288) set to 7.
+CLI_BAD_BOOL_AT, CLI_BAD_RECORD = 2350, 2288
+
+
+cli_posix = pytest.mark.skipif(os.name != "posix", reason="needs sh, signals and SIGPIPE")
+
+
+def cli_run(capsys, *args):
+    """Run lj.main(args) in-process: (exit status, stdout, stderr)."""
+    status = lj.main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def cli_env():
+    env = dict(os.environ, PYTHONPATH=str(CLI_ROOT))
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+def cli_command(*args):
+    return [sys.executable, "-m", "logfile_journal"] + [str(arg) for arg in args]
+
+
+def cli_subprocess(*args, cwd=None, input=None, timeout=60):
+    """Run `python -m logfile_journal ARGS` (bytes in and out)."""
+    return subprocess.run(cli_command(*args), cwd=cwd, input=input, env=cli_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+
+
+def cli_write(path, *entries):
+    with lj.LogFileJournal(path) as journal:
+        for entry in entries:
+            journal.write(entry)
+    return path
+
+
+def cli_entries(path):
+    with lj.LogFileJournal.new_readonly(path) as journal:
+        return list(journal)
+
+
+def cli_golden(name):
+    return CLI_TESTDATA / (name + ".journal")
+
+
+def cli_golden_records(name):
+    with lj.LogFileJournal.new_readonly(cli_golden(name)) as journal:
+        return list(journal.rx.records())
+
+
+def cli_bad_bool_copy(tmp_path):
+    data = bytearray(cli_golden("all_variants").read_bytes())
+    data[CLI_BAD_BOOL_AT] = 7
+    path = tmp_path / "bad.journal"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def cli_torn_copy(tmp_path, size=1000):
+    path = tmp_path / "torn.journal"
+    path.write_bytes(cli_golden("all_variants").read_bytes()[:size])
+    return path
+
+
+# -- help, usage, exit statuses -----------------------------------------------
+
+CLI_COMMANDS = ["inspect", "export", "import", "filter", "stats", "check", "repair",
+                "tail", "cat"]
+
+
+def test_cli_help_for_every_command(capsys):
+    status, out, _ = cli_run(capsys, "--help")
+    assert status == 0
+    assert out.startswith("usage: logfile-journal")
+    for name in CLI_COMMANDS:
+        assert name in out
+        status, out_sub, _ = cli_run(capsys, name, "--help")
+        assert status == 0, name
+        assert out_sub.startswith("usage: logfile-journal %s" % name)
+    assert cli_run(capsys, "--version")[:2] == (0, "logfile-journal %s\n" % lj.__version__)
+
+
+@pytest.mark.parametrize("args", [
+    [], ["nope"], ["inspect"], ["inspect", "a", "b"], ["tail", "-n", "x", "f"],
+    ["filter", "a", "b", "--range", "5"], ["filter", "a", "b", "--type", "NoSuchV1"],
+    ["filter", "a", "b", "--type", "8"], ["filter", "a", "b", "--fd", "-1"],
+    ["import", "a", "b", "--append", "--force"], ["cat", "a"],
+    ["tail", "-f", "--interval", "0", "f"], ["tail", "--interval", "nan", "f"],
+])
+def test_cli_usage_errors_exit_2(capsys, args):
+    status, out, err = cli_run(capsys, *args)
+    assert status == 2
+    assert "usage: logfile-journal" in err
+    assert out == ""
+
+
+def test_cli_missing_file_is_an_error(capsys, tmp_path):
+    for command in ("inspect", "export", "stats", "check", "repair", "tail"):
+        status, out, err = cli_run(capsys, command, tmp_path / "missing.journal")
+        assert status == 1, command
+        assert err == "logfile-journal: %s: No such file or directory\n" % (
+            tmp_path / "missing.journal"), command
+
+
+# -- inspect ------------------------------------------------------------------
+
+def test_cli_inspect_golden_file(capsys):
+    status, out, err = cli_run(capsys, "inspect", cli_golden("all_variants"))
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    manifest = json.loads((CLI_TESTDATA / "all_variants.journal.json").read_text("utf-8"))
+    assert [int(line.split()[0]) for line in lines] == \
+        [item["header_offset"] for item in manifest["entries"]]
+    assert [line.split()[1] for line in lines] == \
+        [item["variant"] for item in manifest["entries"]]
+    assert lines[0] == "      8  InitModuleV1                wasm_hash=0123456789abcdef"
+    assert "    376  UpdateMemoryRegionV1        region=0x10000..0x20000 data=288B lz4=84B" \
+        in lines
+    send = next(line for line in lines if "SocketSendV1" in line)
+    assert send.endswith("fd=15 data=27B 474554202f204854\u2026 flags=0x2 is_64bit=true")
+    assert "path='/home/user/données/файл.txt'" in out          # strings repr'd
+    assert "exit_code=Errno(Noent)" in out and "whence=End" in out
+    assert "expires_at=-" in out                                 # None
+    assert "peer_addr=[2001:db8::2%7]:443" in out and "cidr=10.0.0.2/24" in out
+    assert "when=2023-11-14T22:13:20.123456789Z" in out
+    assert lines[-1] == "   2480  ClearEtherealV1"
+
+
+def test_cli_inspect_json(capsys):
+    status, out, _ = cli_run(capsys, "inspect", "--json", cli_golden("concat"))
+    assert status == 0
+    records = cli_golden_records("concat")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == len(records) == 15
+    for line, record in zip(lines, records):
+        assert line == {"offset": record.record_start - 8, "record_start": record.record_start,
+                        "record_end": record.record_end,
+                        "type": type(record.record).__name__,
+                        "entry": lj.entry_to_json(record.record)}
+
+
+def test_cli_inspect_torn_file_notes_where_reading_stopped(capsys, tmp_path):
+    status, out, err = cli_run(capsys, "inspect", cli_torn_copy(tmp_path))
+    assert status == 0
+    assert len(out.splitlines()) == 21
+    assert err == ("logfile-journal: %s: note: reading stopped at offset 944: the last "
+                   "record (CreateHardLinkV1) is cut short\n" % (tmp_path / "torn.journal"))
+
+
+# -- errors on a corrupt journal ----------------------------------------------
+
+@pytest.mark.parametrize("command", [["inspect"], ["inspect", "--json"], ["export"],
+                                     ["stats"], ["filter", "@out"], ["tail", "-n", "100"]])
+def test_cli_corrupt_record_exits_1_naming_file_and_offset(capsys, tmp_path, command):
+    bad = cli_bad_bool_copy(tmp_path)
+    args = [command[0], bad] + [tmp_path / "out.journal" if arg == "@out" else arg
+                                for arg in command[1:]]
+    status, out, err = cli_run(capsys, *args)
+    assert status == 1
+    assert err.splitlines()[-1] == ("logfile-journal: %s: is_64bit: bool byte is 7, not 0 or 1 "
+                                    "(at offset %d)" % (bad, CLI_BAD_RECORD))
+    assert not (tmp_path / "out.journal").exists()          # no half-written output
+
+
+def test_cli_corrupt_header_with_records_after_it_is_an_error(capsys, tmp_path):
+    data = bytearray(cli_golden("all_variants").read_bytes())
+    data[1350] ^= 0xFF                      # the size in the header at 1344
+    path = tmp_path / "bad.journal"
+    path.write_bytes(bytes(data))
+    status, out, err = cli_run(capsys, "inspect", path)
+    assert status == 1
+    assert len(out.splitlines()) == 27                        # the records before it
+    assert err.startswith("logfile-journal: %s: the journal is corrupt (31 valid records "
+                          "after offset 1344 are unreachable)" % path)
+    assert err.endswith("(at offset 1344)\n")
+
+
+def test_cli_corrupt_file_in_a_subprocess(tmp_path):
+    bad = cli_bad_bool_copy(tmp_path)
+    result = cli_subprocess("export", bad)
+    assert result.returncode == 1
+    assert result.stderr.decode() == ("logfile-journal: %s: is_64bit: bool byte is 7, not 0 "
+                                      "or 1 (at offset 2288)\n" % bad)
+    assert len(result.stdout.splitlines()) == 52             # the entries before it
+
+
+# -- export and import --------------------------------------------------------
+
+@pytest.mark.parametrize("pretty", [False, True], ids=["lines", "pretty"])
+@pytest.mark.parametrize("name", CLI_ROUND_TRIP)
+def test_cli_export_import_round_trip_is_byte_identical(capsys, tmp_path, name, pretty):
+    exported = tmp_path / "out.json"
+    flags = ["--pretty"] if pretty else []
+    assert cli_run(capsys, "export", cli_golden(name), "-o", exported, *flags)[0] == 0
+    status, _, err = cli_run(capsys, "import", exported, tmp_path / "copy.journal")
+    assert status == 0
+    count = len(cli_golden_records(name))
+    assert err == "logfile-journal: wrote %d %s to %s\n" % (
+        count, "entry" if count == 1 else "entries", tmp_path / "copy.journal")
+    assert (tmp_path / "copy.journal").read_bytes() == cli_golden(name).read_bytes()
+
+
+def test_cli_export_lines_are_wasmer_json(capsys):
+    status, out, _ = cli_run(capsys, "export", cli_golden("all_variants"))
+    assert status == 0
+    lines = out.splitlines()
+    records = cli_golden_records("all_variants")
+    assert lines == [json.dumps(lj.entry_to_json(r.record), separators=(",", ":"),
+                                ensure_ascii=False) for r in records]
+
+
+def test_cli_export_pretty_splits_as_wasmer_import_reads_it(capsys):
+    # wasmer's import ends an entry at a line that is exactly "}".
+    status, out, _ = cli_run(capsys, "export", "--pretty", cli_golden("all_variants"))
+    assert status == 0
+    chunks, current = [], []
+    for line in out.splitlines():
+        current.append(line)
+        if line == "}":
+            chunks.append("\n".join(current))
+            current = []
+    assert current == []
+    records = cli_golden_records("all_variants")
+    assert len(chunks) == len(records) == 59
+    for chunk, record in zip(chunks, records):
+        value = lj.entry_to_json(record.record)
+        if isinstance(value, str):
+            assert json.loads(chunk) == {value: None}
+        else:
+            assert chunk == json.dumps(value, indent=2, ensure_ascii=False)
+        assert lj.entry_from_json(json.loads(chunk)) == record.record
+
+
+def test_cli_export_to_an_existing_file_needs_force(capsys, tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text("keep me")
+    status, _, err = cli_run(capsys, "export", cli_golden("seed_test"), "-o", out)
+    assert status == 2
+    assert err == "logfile-journal: %s: already exists (use --force to replace it)\n" % out
+    assert out.read_text() == "keep me"
+    assert cli_run(capsys, "export", cli_golden("seed_test"), "-o", out, "--force")[0] == 0
+    assert len(out.read_text().splitlines()) == 5
+    assert sorted(os.listdir(tmp_path)) == ["out.jsonl"]          # no temporary file left
+
+
+def test_cli_export_pipe_import_in_subprocesses(tmp_path):
+    golden = cli_golden("phases")
+    exported = cli_subprocess("export", "--pretty", golden)
+    assert exported.returncode == 0
+    imported = cli_subprocess("import", "-", "copy.journal", cwd=tmp_path, input=exported.stdout)
+    assert imported.returncode == 0, imported.stderr
+    assert (tmp_path / "copy.journal").read_bytes() == golden.read_bytes()
+
+
+def cli_json_samples():
+    with open(CLI_TESTDATA / "json_samples.jsonl", encoding="utf-8") as file:
+        return [json.loads(line) for line in file]
+
+
+def test_cli_import_reads_wasmers_pretty_output_and_a_mix(capsys, tmp_path):
+    samples = cli_json_samples()
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text("".join(s["pretty"] + "\n" for s in samples), "utf-8")
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text("".join((s["pretty"] if i % 2 else s["compact"]) + "\n"
+                             for i, s in enumerate(samples)), "utf-8")
+    expected = [lj.entry_from_json(s["entry"]) for s in samples]
+    for source in (pretty, mixed):
+        out = tmp_path / (source.stem + ".journal")
+        status, _, err = cli_run(capsys, "import", source, out)
+        assert (status, err) == (0, "logfile-journal: wrote 104 entries to %s\n" % out)
+        assert cli_entries(out) == expected
+
+
+def test_cli_import_from_stdin(capsys, tmp_path, monkeypatch):
+    text = '{"create_pipe_v1":{"fd1":1,"fd2":2}} "port_addr_clear_v1"\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    assert cli_run(capsys, "import", "-", tmp_path / "s.journal")[0] == 0
+    assert cli_entries(tmp_path / "s.journal") == [lj.CreatePipeV1(1, 2), lj.PortAddrClearV1()]
+
+
+CLI_BAD_INPUT = "\n".join([
+    '{"create_pipe_v1":{"fd1":1,"fd2":2}}',          # 1
+    '{"create_pipe_v1":{"fd1":1}}',                  # 2: missing field
+    '"port_addr_clear_v1"',                          # 3
+    '{"no_such_v1":{}}',                             # 4: unknown variant
+    '{"create_pipe_v1":{"fd1":3,"fd2":4}',           # 5: missing brace
+    '{',                                             # 6: a pretty entry
+    '  "create_pipe_v1": {',
+    '    "fd1": 5,',
+    '    "fd2": x',                                  # 9: bad token
+    '  }',
+    '}',
+    '{',                                             # 12
+    '  "create_pipe_v1": {',
+    '    "fd1": 7,',
+    '    "fd2": 8',
+    '  }',
+    '}',
+]) + "\n"
+
+
+def test_cli_import_stops_at_the_first_bad_entry(capsys, tmp_path):
+    source = tmp_path / "bad.jsonl"
+    source.write_text(CLI_BAD_INPUT)
+    out = tmp_path / "out.journal"
+    status, _, err = cli_run(capsys, "import", source, out)
+    assert status == 1
+    assert err == ("logfile-journal: %s:2: create_pipe_v1.fd2: missing field 'fd2' "
+                   "(1 entry before it written to %s)\n" % (source, out))
+    assert cli_entries(out) == [lj.CreatePipeV1(1, 2)]
+
+
+def test_cli_import_skip_bad_reports_every_bad_entry(capsys, tmp_path):
+    source = tmp_path / "bad.jsonl"
+    source.write_text(CLI_BAD_INPUT)
+    out = tmp_path / "out.journal"
+    status, _, err = cli_run(capsys, "import", "--skip-bad", source, out)
+    assert status == 0
+    assert err.splitlines() == [
+        "logfile-journal: %s:2: create_pipe_v1.fd2: missing field 'fd2' (skipped)" % source,
+        "logfile-journal: %s:4: unknown journal entry variant 'no_such_v1' (skipped)" % source,
+        "logfile-journal: %s:5: Expecting ',' delimiter at line 6 column 1 (skipped)" % source,
+        "logfile-journal: %s:6: Expecting value at line 9 column 12 (skipped)" % source,
+        "logfile-journal: wrote 3 entries to %s, skipped 4 bad entries" % out,
+    ]
+    assert cli_entries(out) == [lj.CreatePipeV1(1, 2), lj.PortAddrClearV1(),
+                                lj.CreatePipeV1(7, 8)]
+
+
+def test_cli_import_reports_an_incomplete_last_entry(capsys, tmp_path):
+    source = tmp_path / "cut.json"
+    source.write_text('{"create_pipe_v1":{"fd1":1,"fd2":2}}\n{\n  "create_pipe_v1": {\n')
+    status, _, err = cli_run(capsys, "import", source, tmp_path / "out.journal")
+    assert status == 1
+    assert err.startswith("logfile-journal: %s:2: unexpected end of input" % source)
+
+
+def test_cli_import_never_overwrites_silently(capsys, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"create_pipe_v1":{"fd1":9,"fd2":9}}\n')
+    out = cli_write(tmp_path / "out.journal", lj.CreatePipeV1(1, 2))
+    before = out.read_bytes()
+    status, _, err = cli_run(capsys, "import", source, out)
+    assert status == 2
+    assert err == ("logfile-journal: %s: already exists (use --append to add to it or "
+                   "--force to replace it)\n" % out)
+    assert out.read_bytes() == before
+    assert cli_run(capsys, "import", "--append", source, out)[0] == 0
+    assert cli_entries(out) == [lj.CreatePipeV1(1, 2), lj.CreatePipeV1(9, 9)]
+    assert cli_run(capsys, "import", "--force", source, out)[0] == 0
+    assert cli_entries(out) == [lj.CreatePipeV1(9, 9)]
+    assert sorted(os.listdir(tmp_path)) == ["in.jsonl", "out.journal"]
+
+
+def test_cli_json_reader_line_numbers():
+    def items(text):
+        return [(item.line, item.value if item.error is None else "!" + item.error)
+                for item in lj._json_items(io.BytesIO(text.encode()))]
+    assert items('{"a":1} {"b":\n2}\n\n  "x"\n[1,\n2]') == \
+        [(1, {"a": 1}), (1, {"b": 2}), (4, "x"), (5, [1, 2])]
+    assert items('{"a":1} x\n{"b":2}\n') == \
+        [(1, {"a": 1}), (1, "!Expecting value at line 1 column 9"), (2, {"b": 2})]
+    assert items("\ufeff{\r\n  \"b\": [\r\n 1]\r\n}\r\n") == [(1, {"b": [1]})]
+    assert items("[" * 100000) == [(1, "!JSON nested too deeply")]
+    assert lj._json_items(io.BytesIO(b'"\xff"\n1\n')).__next__().error.startswith(
+        "not UTF-8 text")
+
+
+# -- filter -------------------------------------------------------------------
+
+def cli_filter(capsys, tmp_path, *criteria):
+    out = tmp_path / "filtered.journal"
+    status, _, err = cli_run(capsys, "filter", cli_golden("all_variants"), out, "--force",
+                             *criteria)
+    assert status == 0
+    assert lj.check(out).ok
+    entries = cli_entries(out)
+    assert err == "logfile-journal: kept %d of 59 records in %s\n" % (len(entries), out)
+    return entries
+
+
+def test_cli_filter_by_type_fd_thread_and_range(capsys, tmp_path):
+    records = cli_golden_records("all_variants")
+    entries = [r.record for r in records]
+    code = lj.JournalEntryRecordType.CreatePipeV1.value
+    assert cli_filter(capsys, tmp_path, "--type", "SocketSendV1", "--type", str(code)) == \
+        [e for e in entries if isinstance(e, (lj.SocketSendV1, lj.CreatePipeV1))]
+    assert cli_filter(capsys, tmp_path, "--type", "socket_send_v1,CreatePipeV1") == \
+        [e for e in entries if isinstance(e, (lj.SocketSendV1, lj.CreatePipeV1))]
+    fd_fields = {"fd", "fd1", "fd2", "epfd", "old_fd", "new_fd", "original_fd", "copied_fd",
+                 "dirfd", "listen_fd", "socket_fd", "file_fd"}
+    fd15 = [e for e in entries if 15 in (v for k, v in e._asdict().items() if k in fd_fields)]
+    assert len(fd15) == 7
+    assert cli_filter(capsys, tmp_path, "--fd", "15") == fd15
+    assert cli_filter(capsys, tmp_path, "--fd", "15", "--type", "SocketSendV1") == \
+        [e for e in fd15 if isinstance(e, lj.SocketSendV1)]
+    assert cli_filter(capsys, tmp_path, "--thread", "7") == \
+        [lj.CloseThreadV1(7, lj.ExitCode.other(-2**31))]
+    in_range = [r.record for r in records if 0x100 <= r.record_start - 8 < 1000]
+    assert cli_filter(capsys, tmp_path, "--range", "0x100:1000") == in_range
+    assert cli_filter(capsys, tmp_path, "--range", ":1000") == \
+        [r.record for r in records if r.record_start - 8 < 1000]
+    assert cli_filter(capsys, tmp_path, "--range", "0x100:1000", "--drop") == \
+        [r.record for r in records if not 0x100 <= r.record_start - 8 < 1000]
+
+
+def test_cli_filter_keeps_memory_bytes_and_refuses_existing_output(capsys, tmp_path):
+    out = tmp_path / "memory.journal"
+    assert cli_run(capsys, "filter", cli_golden("all_variants"), out,
+                   "--type", "UpdateMemoryRegionV1")[0] == 0
+    (original,) = [r for r in cli_golden_records("all_variants")
+                   if isinstance(r.record, lj.UpdateMemoryRegionV1)]
+    (copied,) = cli_entries(out)
+    assert copied.compressed_data == original.record.compressed_data
+    status, _, err = cli_run(capsys, "filter", cli_golden("all_variants"), out)
+    assert status == 2 and "already exists" in err
+
+
+# -- stats --------------------------------------------------------------------
+
+def test_cli_stats_json(capsys):
+    status, out, _ = cli_run(capsys, "stats", "--json", cli_golden("all_variants"))
+    assert status == 0
+    stats = json.loads(out)
+    records = cli_golden_records("all_variants")
+    assert stats["records"] == 59 == sum(t["count"] for t in stats["types"].values())
+    assert stats["bytes"] == 2480 and stats["size"] == 2488
+    assert stats["body_bytes"] == sum(r.record_end - r.record_start for r in records)
+    assert stats["types"]["SocketSendV1"] == {"count": 1, "bytes": 64, "body_bytes": 56}
+    assert stats["memory"] == {"updates": 1, "region_bytes": 0x10000, "distinct_bytes": 0x10000,
+                               "uncompressed_bytes": 288, "compressed_bytes": 84,
+                               "ratio": round(288 / 84, 3)}
+    sizes = sorted(((r.record_end - r.record_start + 8, r.record_start - 8) for r in records),
+                   key=lambda item: (-item[0], item[1]))[:5]
+    assert [(item["size"], item["offset"]) for item in stats["largest"]] == sizes
+    assert stats["stop"] is None
+
+
+def test_cli_stats_memory_covered_and_text(capsys, tmp_path):
+    path = cli_write(tmp_path / "m.journal",
+                     lj.UpdateMemoryRegionV1((0, 100), bytes(100)),
+                     lj.UpdateMemoryRegionV1((50, 150), bytes(100)),
+                     lj.UpdateMemoryRegionV1((300, 400), bytes(range(100))),
+                     lj.CreatePipeV1(1, 2))
+    status, out, _ = cli_run(capsys, "stats", "--json", path)
+    memory = json.loads(out)["memory"]
+    assert (memory["updates"], memory["region_bytes"], memory["distinct_bytes"],
+            memory["uncompressed_bytes"]) == (3, 300, 250, 300)
+    status, out, _ = cli_run(capsys, "stats", path)
+    assert status == 0
+    assert "memory (UpdateMemoryRegionV1): 3 updates covering 300 bytes (250 distinct)" in out
+    assert out.splitlines()[0] == "%s: 4 records, %d bytes of records in a file of %d bytes" % (
+        path, path.stat().st_size - 8, path.stat().st_size)
+    assert any(line.split()[:2] == ["total", "4"] for line in out.splitlines())
+    assert lj._covered([(5, 10), (0, 3), (2, 4), (20, 20), (6, 8)]) == 9
+
+
+# -- check and repair ---------------------------------------------------------
+
+def test_cli_check(capsys, tmp_path):
+    golden = cli_golden("all_variants")
+    assert cli_run(capsys, "check", golden) == (
+        0, "%s: ok: 59 records, 2488 bytes\n" % golden, "")
+    torn = cli_torn_copy(tmp_path)
+    status, out, _ = cli_run(capsys, "check", torn)
+    assert status == 1
+    assert out.splitlines()[0] == ("%s: torn-tail: 21 records, 1000 bytes; torn tail "
+                                   "(truncated-body) of 56 bytes at offset 944" % torn)
+    status, out, _ = cli_run(capsys, "check", "--json", cli_bad_bool_copy(tmp_path))
+    report = json.loads(out)
+    assert status == 1
+    assert (report["status"], report["ok"], report["records"]) == ("corrupt", False, 58)
+    assert report["errors"] == [{"offset": 2288, "error": "CorruptRecordError", "message":
+                                 "is_64bit: bool byte is 7, not 0 or 1 (at offset 2288)"}]
+
+
+def test_cli_repair(capsys, tmp_path):
+    torn = cli_torn_copy(tmp_path)
+    status, out, _ = cli_run(capsys, "repair", torn)
+    assert status == 0
+    assert out == ("%s: cut 56 bytes of torn tail (truncated-body) at offset 944, saved to "
+                   "%s.torn-944; 21 records remain\n" % (torn, torn))
+    assert torn.stat().st_size == 944 and Path("%s.torn-944" % torn).stat().st_size == 56
+    status, out, _ = cli_run(capsys, "repair", torn)
+    assert (status, out) == (0, "%s: nothing to repair (ok: 21 records, 944 bytes)\n" % torn)
+    bad = cli_bad_bool_copy(tmp_path)
+    before = bad.read_bytes()
+    status, out, err = cli_run(capsys, "repair", bad)
+    assert (status, out) == (1, "")
+    assert err == ("logfile-journal: %s: the journal is corrupt: is_64bit: bool byte is 7, "
+                   "not 0 or 1 (at offset 2288)\n" % bad)
+    assert bad.read_bytes() == before
+
+
+# -- tail ---------------------------------------------------------------------
+
+def test_cli_tail(capsys):
+    golden = cli_golden("concat")
+    status, out, _ = cli_run(capsys, "tail", "-n", "3", golden)
+    assert status == 0
+    assert [int(line.split()[0]) for line in out.splitlines()] == [1776, 1824, 1856]
+    assert cli_run(capsys, "tail", "-n", "0", golden) == (0, "", "")
+    status, out, _ = cli_run(capsys, "tail", "--json", "-n", "12", golden)
+    assert [json.loads(line)["offset"] for line in out.splitlines()] == \
+        [r.record_start - 8 for r in cli_golden_records("concat")][-12:]
+    status, out, _ = cli_run(capsys, "tail", cli_golden("empty"))
+    assert (status, out) == (0, "")
+
+
+class CliLineReader:
+    """Lines of a pipe, read by a thread, waited for with a deadline."""
+
+    def __init__(self, stream):
+        self.lines = queue.Queue()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.put(line.decode())
+
+    def get(self, timeout=10.0):
+        return self.lines.get(timeout=timeout)
+
+
+@cli_posix
+def test_cli_tail_follow_sees_records_appended_by_another_process(tmp_path):
+    path = cli_write(tmp_path / "live.journal", lj.CreatePipeV1(1, 2), lj.CreatePipeV1(3, 4))
+    follower = subprocess.Popen(cli_command("tail", "-f", "-n", "1", "--interval", "0.02", path),
+                                env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        reader = CliLineReader(follower.stdout)
+        assert reader.get().split()[1:] == ["CreatePipeV1", "fd1=3", "fd2=4"]
+        code = ("import logfile_journal as lj\n"
+                "with lj.LogFileJournal(%r) as journal:\n"
+                "    journal.write(lj.CreatePipeV1(5, 6))\n" % str(path))
+        subprocess.run([sys.executable, "-c", code], env=cli_env(), check=True, timeout=30)
+        assert reader.get().split()[1:] == ["CreatePipeV1", "fd1=5", "fd2=6"]
+        # A write in progress: the zero placeholder header and the body, then
+        # the real header (the file does not grow then): printed once complete.
+        size = path.stat().st_size
+        record = lj.encode_record(lj.CreatePipeV1(7, 8), size)
+        with open(path, "r+b") as file:
+            file.seek(size)
+            file.write(bytes(8) + record[8:])
+            file.flush()
+            time.sleep(0.2)
+            assert reader.lines.empty()
+            file.seek(size)
+            file.write(record[:8])
+        assert reader.get() == "%7d  %-26s  fd1=7 fd2=8\n" % (size, "CreatePipeV1")
+        follower.terminate()
+        assert follower.wait(timeout=10) == 0
+        assert follower.stderr.read() == b""
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+        follower.stdout.close()
+        follower.stderr.close()
+
+
+# -- cat ----------------------------------------------------------------------
+
+def test_cli_cat_bytes_make_segments(capsys, tmp_path):
+    out = tmp_path / "both.journal"
+    empty = tmp_path / "zero.journal"
+    empty.write_bytes(b"")
+    status, _, err = cli_run(capsys, "cat", cli_golden("seed_test"), empty,
+                             cli_golden("reorder_forward"), "-o", out)
+    assert (status, err) == (0, "logfile-journal: wrote 15 records from 3 journals to %s\n" % out)
+    assert out.read_bytes() == cli_golden("concat").read_bytes()
+
+
+def test_cli_cat_leaves_out_a_torn_tail_and_refuses_corruption(capsys, tmp_path):
+    torn = cli_torn_copy(tmp_path)
+    out = tmp_path / "out.journal"
+    status, _, err = cli_run(capsys, "cat", torn, cli_golden("seed_test"), "-o", out)
+    assert status == 0
+    assert err.splitlines()[0] == ("logfile-journal: %s: leaving out a torn tail "
+                                   "(truncated-body) of 56 bytes at offset 944" % torn)
+    assert out.read_bytes() == torn.read_bytes()[:944] + cli_golden("seed_test").read_bytes()
+    assert len(cli_entries(out)) == 26
+    bad = cli_bad_bool_copy(tmp_path)
+    status, _, err = cli_run(capsys, "cat", cli_golden("seed_test"), bad, "-o", out, "--force")
+    assert status == 1
+    assert err.startswith("logfile-journal: %s: corrupt: " % bad)
+    assert "(at offset 2288)" in err
+    assert out.read_bytes() == torn.read_bytes()[:944] + cli_golden("seed_test").read_bytes()
+    status, _, err = cli_run(capsys, "cat", cli_golden("seed_test"), "-o", out)
+    assert status == 2 and "already exists" in err
+
+
+def test_cli_cat_reencode_writes_one_segment(capsys, tmp_path):
+    out = tmp_path / "one.journal"
+    status, _, _ = cli_run(capsys, "cat", "--reencode", cli_golden("concat"),
+                           cli_torn_copy(tmp_path), "-o", out)
+    assert status == 0
+    expected = [r.record for r in cli_golden_records("concat")] + \
+        [r.record for r in cli_golden_records("all_variants")][:21]
+    assert cli_entries(out) == expected
+    assert [info.segment_start for info in lj.iter_records(out.read_bytes())] == [0] * 36
+
+
+def test_cli_cat_of_empty_inputs_is_an_empty_journal(capsys, tmp_path):
+    empty = tmp_path / "zero.journal"
+    empty.write_bytes(b"")
+    assert cli_run(capsys, "cat", empty, "-o", tmp_path / "out.journal")[0] == 0
+    assert (tmp_path / "out.journal").read_bytes() == lj.JOURNAL_MAGIC_NUMBER_BYTES
+
+
+# -- pipes, progress, vendoring -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def cli_big_journal(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "big.journal"
+    with lj.LogFileJournal(path, sync="never") as journal:
+        for number in range(20000):
+            journal.write(lj.CreatePipeV1(number, number + 1))
+    return path
+
+
+@cli_posix
+def test_cli_closed_pipe_exits_quietly(tmp_path, cli_big_journal):
+    with open(tmp_path / "stderr", "w+b") as stderr:
+        process = subprocess.Popen(cli_command("export", cli_big_journal), env=cli_env(),
+                                   stdout=subprocess.PIPE, stderr=stderr)
+        assert process.stdout.readline() == b'{"create_pipe_v1":{"fd1":0,"fd2":1}}\n'
+        process.stdout.close()
+        assert process.wait(timeout=30) == 141
+        stderr.seek(0)
+        assert stderr.read() == b""
+    shell = subprocess.run(["sh", "-c", '"$0" -m logfile_journal inspect "$1" | head -1',
+                            sys.executable, str(cli_big_journal)], env=cli_env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert shell.stdout.decode().split() == ["8", "CreatePipeV1", "fd1=0", "fd2=1"]
+    assert shell.stderr == b""
+
+
+def test_cli_closed_pipe_in_process(capsys, monkeypatch):
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert lj.main(["inspect", str(cli_golden("all_variants"))]) == 141
+
+
+class CliFakeTty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_cli_progress_line_on_a_terminal_only(capsys, tmp_path, monkeypatch, cli_big_journal):
+    monkeypatch.setattr(lj, "_PROGRESS_MIN_SIZE", 1000)
+    tty = CliFakeTty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert lj.main(["export", str(cli_big_journal), "-o", str(tmp_path / "a.jsonl")]) == 0
+    size = cli_big_journal.stat().st_size / (1 << 20)
+    shown = tty.getvalue()
+    assert shown.startswith("\r0.0/%.1f MiB  " % size)
+    assert "MiB/s" in shown
+    assert shown.endswith("\r") and shown[:-1].rstrip(" ").endswith("\r")   # erased at the end
+    monkeypatch.setattr(sys, "stderr", io.StringIO())                      # not a terminal
+    assert lj.main(["stats", str(cli_big_journal)]) == 0
+    assert sys.stderr.getvalue() == ""
+    monkeypatch.setattr(lj, "_PROGRESS_MIN_SIZE", 64 << 20)                # small file
+    tty = CliFakeTty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert lj.main(["filter", str(cli_big_journal), str(tmp_path / "f.journal")]) == 0
+    assert "MiB" not in tty.getvalue()
+
+
+def test_cli_progress_redraws_at_most_ten_times_a_second():
+    tty = CliFakeTty()
+    progress = lj._Progress(100 << 20, stream=tty)
+    for done in range(0, 100 << 20, 1 << 20):
+        progress.update(done)
+    assert tty.getvalue().count("\r") == 1
+    progress.close()
+    assert tty.getvalue().endswith("\r")
+    assert not lj._Progress(100 << 20, stream=io.StringIO()).enabled
+
+
+def test_cli_runs_vendored_alone(tmp_path):
+    shutil.copy(lj.__file__, tmp_path / "logfile_journal.py")
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run([sys.executable, "logfile_journal.py", "--help"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.startswith(b"usage: logfile-journal")
+    result = subprocess.run([sys.executable, "logfile_journal.py", "tail", "-n", "1",
+                             str(cli_golden("seed_test"))], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout.split()[:2] == [b"1456", b"CreatePipeV1"]
+
+
+# -- the README's examples are real -------------------------------------------
+
+@cli_posix
+def test_cli_readme_examples_give_the_output_shown(tmp_path):
+    readme = (CLI_ROOT / "README.md").read_text("utf-8")
+    if "## Command line" not in readme:
+        pytest.skip("README.md has no Command line section")
+    section = readme.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    shutil.copytree(CLI_TESTDATA, tmp_path / "testdata")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "logfile-journal").write_text(
+        '#!/bin/sh\nexec "%s" -m logfile_journal "$@"\n' % sys.executable)
+    (bin_dir / "logfile-journal").chmod(0o755)
+    env = dict(cli_env(), PATH=str(bin_dir) + os.pathsep + os.environ["PATH"])
+    examples = []
+    for block in section.split("```console\n")[1:]:
+        for line in block.split("\n```", 1)[0].splitlines():
+            if line.startswith("$ "):
+                examples.append([line[2:], []])
+            else:
+                examples[-1][1].append(line)
+    assert len(examples) > 20
+    for command, expected in examples:
+        result = subprocess.run(["sh", "-c", "{ %s\n} 2>&1" % command], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, timeout=60)
+        assert result.stdout.decode().splitlines() == expected, command
+
+
+@pytest.mark.parametrize("wrap", [bytearray, memoryview], ids=["bytearray", "memoryview"])
+def test_any_bytes_like_buffer_reads_to_immutable_entries(wrap):
+    data, _ = load_manifest("all_variants")
+    entries = entries_of(LogFileJournal.from_buffer(wrap(data)))
+    assert entries == sample_entries()
+    assert all(type(entry.data) is bytes for entry in entries if hasattr(entry, "data"))
+    assert lj.check(wrap(data)).ok
+
+
+def test_a_directory_is_not_a_journal(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        LogFileJournal.new_readonly(tmp_path)

@@ -162,21 +162,32 @@ def payload_pool(rng: random.Random, size: int, count: int = 64) -> List[bytes]:
     return [rng.randbytes(size) for _ in range(count)]
 
 
+#: Distinct entries built per workload; longer workloads repeat them (the
+#: codec does not cache anything per entry, and building a million entries
+#: would take longer than some of the measures).
+DISTINCT_ENTRIES = 6000
+
+
+def cycled(pool: list, count: int) -> list:
+    """``count`` items: ``pool`` repeated."""
+    return [pool[i % len(pool)] for i in range(count)]
+
+
 def small_records(count: int, rng: random.Random) -> list:
     """Workload (a): CreatePipeV1, FileDescriptorSeekV1, SocketSendV1 in turn."""
     payloads = payload_pool(rng, 64)
-    entries = []
-    for i in range(count):
+    pool = []
+    for i in range(min(count, DISTINCT_ENTRIES)):
         kind = i % 3
         if kind == 0:
-            entries.append(lj.CreatePipeV1(fd1=3 + i % 1000, fd2=4 + i % 1000))
+            pool.append(lj.CreatePipeV1(fd1=3 + i % 1000, fd2=4 + i % 1000))
         elif kind == 1:
-            entries.append(lj.FileDescriptorSeekV1(fd=5 + i % 64, offset=(i * 4096) % (1 << 40),
-                                                   whence=lj.Whence.Set))
+            pool.append(lj.FileDescriptorSeekV1(fd=5 + i % 64, offset=i * 4096,
+                                                whence=lj.Whence.Set))
         else:
-            entries.append(lj.SocketSendV1(fd=7 + i % 16, data=payloads[i % len(payloads)],
-                                           flags=0, is_64bit=False))
-    return entries
+            pool.append(lj.SocketSendV1(fd=7 + i % 16, data=payloads[i % len(payloads)],
+                                        flags=0, is_64bit=False))
+    return cycled(pool, count)
 
 
 PATHS = (
@@ -215,13 +226,13 @@ def syscall_mix(count: int, rng: random.Random) -> list:
     """Workload (b): ``count`` records of open/write/seek/send/close sessions."""
     chunks = payload_pool(rng, 1024)
     messages = payload_pool(rng, 128)
-    entries = []
+    pool = []
     i = 0
-    while len(entries) < count:
-        entries += syscall_session(i, 10 + i % 50, PATHS[i % len(PATHS)],
-                                   chunks[i % len(chunks)], messages[i % len(messages)])
+    while len(pool) < min(count, DISTINCT_ENTRIES):
+        pool += syscall_session(i, 10 + i % 50, PATHS[i % len(PATHS)],
+                                chunks[i % len(chunks)], messages[i % len(messages)])
         i += 1
-    return entries[:count]
+    return cycled(pool, count)
 
 
 # x86-64 instructions of a typical function; "????????" marks a rel32
@@ -253,12 +264,17 @@ def code_template() -> Tuple[bytes, Tuple[int, ...]]:
     return bytes(template), tuple(holes)
 
 
+#: How many rel32s change from one copy of the code to the next.
+CODE_CHANGES_PER_COPY = 6
+
+
 def code_page(rng: random.Random, template: bytes, holes: Sequence[int], size: int) -> bytes:
-    """``size`` bytes of the template repeated, each copy with new rel32s."""
+    """``size`` bytes of the template repeated; each copy has a few rel32s
+    (CODE_CHANGES_PER_COPY) changed from the previous copy."""
     page = bytearray()
+    copy = bytearray(template)
     while len(page) < size:
-        copy = bytearray(template)
-        for hole in holes:
+        for hole in rng.sample(holes, CODE_CHANGES_PER_COPY):
             copy[hole:hole + 4] = rng.getrandbits(20).to_bytes(4, "little")
         page += copy
     return bytes(page[:size])
@@ -302,8 +318,19 @@ def plain_value(value):
 
 
 def plain_tuples(entries: list) -> List[tuple]:
-    """The entries as tuples of the same field values: (record type, *fields)."""
-    return [(int(entry.record_type),) + tuple(map(plain_value, entry)) for entry in entries]
+    """The entries as tuples of the same field values: (record type, *fields).
+
+    An entry that occurs several times gives the same tuple each time.
+    """
+    converted = {}
+    tuples = []
+    for entry in entries:
+        item = converted.get(id(entry))
+        if item is None:
+            item = converted[id(entry)] = ((int(entry.record_type),)
+                                           + tuple(map(plain_value, entry)))
+        tuples.append(item)
+    return tuples
 
 
 # ---------------------------------------------------------------------------
@@ -640,47 +667,62 @@ def scan_measure(workload: str, count: int, journal_path: str) -> Measure:
 
 # -- LZ4 ------------------------------------------------------------------
 
-def page_codec(function: Callable, pages: List[bytes], nbytes: int) -> Callable:
-    """Apply ``function`` to every page; ``nbytes``: uncompressed bytes."""
+def page_codec(function: Callable, pages: List[bytes], nbytes: int,
+               outputs: Optional[list] = None) -> Callable:
+    """Apply ``function`` to every page; ``nbytes``: uncompressed bytes.
+
+    The results of the last run are kept in ``outputs``, if given.
+    """
     def run():
+        results = []
+        append = results.append
         start = time.perf_counter()
         for page in pages:
-            function(page)
-        return time.perf_counter() - start, nbytes
+            append(function(page))
+        elapsed = time.perf_counter() - start
+        if outputs is not None:
+            outputs[:] = results
+        return elapsed, nbytes
     return run
 
 
-def lz4_measures(pages: List[bytes]) -> Tuple[List[Measure], List[str]]:
-    """Compress and decompress the pages, with the lz4 C package as a peer."""
+def lz4_measures(pages: List[bytes], repeat: int) -> Tuple[List[Measure], List[str]]:
+    """Compress the pages, then decompress our blocks; the lz4 C package
+    (when installed) does the same as a peer."""
     workload = "(c) memory snapshot"
     total = sum(map(len, pages))
-    compressed = [lj.lz4_compress_prepend_size(page) for page in pages]
-    for page, block in zip(pages, compressed):
-        expect("LZ4 round trip", lj.lz4_decompress_size_prepended(block) == page, True)
     ours_c, ours_d = "lz4_compress_prepend_size", "lz4_decompress_size_prepended"
-    compress = Measure(workload, "lz4 compress", [
-        Contestant(ours_c, len(pages), page_codec(lj.lz4_compress_prepend_size, pages, total))],
+    peer_c, peer_d = "lz4.block.compress (C)", "lz4.block.decompress (C)"
+    ours_blocks, peer_blocks = [], []
+    compress = Measure(workload, "lz4 compress", [Contestant(
+        ours_c, len(pages), page_codec(lj.lz4_compress_prepend_size, pages, total,
+                                       ours_blocks))],
         [Target(ours_c, None, 20.0)])
-    decompress = Measure(workload, "lz4 decompress", [
-        Contestant(ours_d, len(pages),
-                   page_codec(lj.lz4_decompress_size_prepended, compressed, total))],
+    if lz4_block is not None:
+        compress.contestants.append(Contestant(
+            peer_c, len(pages), page_codec(lz4_block.compress, pages, total, peer_blocks)))
+        compress.targets.append(Target(ours_c, peer_c, None))
+    run_measure(compress, repeat)
+
+    decompressed = []
+    decompress = Measure(workload, "lz4 decompress", [Contestant(
+        ours_d, len(pages), page_codec(lj.lz4_decompress_size_prepended, ours_blocks, total,
+                                       decompressed))],
         [Target(ours_d, None, 100.0)])
+    if lz4_block is not None:       # the peer decompresses our blocks: the same input
+        decompress.contestants.append(Contestant(
+            peer_d, len(pages), page_codec(lz4_block.decompress, ours_blocks, total)))
+        decompress.targets.append(Target(ours_d, peer_d, None))
+    run_measure(decompress, repeat)
+    expect("LZ4 round trip", decompressed == pages, True)
+
     notes = ["LZ4 ratio (ours, lz4_flex-compatible): %.3f (%d -> %d bytes)"
-             % (sum(map(len, compressed)) / total, total, sum(map(len, compressed)))]
+             % (sum(map(len, ours_blocks)) / total, total, sum(map(len, ours_blocks)))]
     if lz4_block is None:
         notes.append("lz4 C package not installed: no LZ4 peer (pip install lz4)")
-        return [compress, decompress], notes
-    peer_c, peer_d = "lz4.block.compress (C)", "lz4.block.decompress (C)"
-    c_blocks = [lz4_block.compress(page) for page in pages]
-    notes.append("LZ4 ratio (lz4 C package):            %.3f"
-                 % (sum(map(len, c_blocks)) / total))
-    compress.contestants.append(Contestant(peer_c, len(pages),
-                                           page_codec(lz4_block.compress, pages, total)))
-    compress.targets.append(Target(ours_c, peer_c, None))
-    # The peer decompresses our blocks: the same input for both.
-    decompress.contestants.append(Contestant(peer_d, len(pages),
-                                             page_codec(lz4_block.decompress, compressed, total)))
-    decompress.targets.append(Target(ours_d, peer_d, None))
+    else:
+        notes.append("LZ4 ratio (lz4 C package):            %.3f"
+                     % (sum(map(len, peer_blocks)) / total))
     return [compress, decompress], notes
 
 
@@ -728,10 +770,8 @@ def run_all(sizes: Sizes, repeat: int, extra_modes: Sequence[dict], all_modes: b
         pages, mix = memory_pages(sizes.snapshot_bytes, rng)
         notes.append("snapshot pages: %s" % ", ".join("%d %s" % (n, kind)
                                                       for kind, n in mix.items()))
-        lz4, lz4_notes = lz4_measures(pages)
+        lz4, lz4_notes = lz4_measures(pages, repeat)
         notes += lz4_notes
-        for measure in lz4:
-            run_measure(measure, repeat)
         measures += lz4
         del pages
         progress("(d) large payloads: %d x %d KiB" % (sizes.large_records,
