@@ -2314,6 +2314,9 @@ del _cls
 _ZEROS = bytes(16)
 _UNIT_ENTRIES = {cls: tuple.__new__(cls, ()) for cls in ENTRY_CLASSES.values()
                  if not cls.fields}
+# Builds a named tuple from its fields without the keyword handling of its
+# constructor (LogReadResult, LogWriteResult, RecordInfo: hot paths).
+_new_tuple = tuple.__new__
 
 
 class _FieldInvalid(_Invalid):
@@ -2694,7 +2697,7 @@ class LogFileJournalRx:
 # ---------------------------------------------------------------------------
 #
 # A crash can leave only the last record incomplete: a header cut short, a
-# header whose size runs past the end, the writer's zero placeholder header,
+# header whose size runs past the end, wasmer's zero placeholder header,
 # or a last body that does not decode.  That is a *torn tail*: nothing valid
 # follows it, and cutting it off loses nothing that was ever complete.  An
 # unreadable record followed by valid records is *corruption*, and is never
@@ -2992,41 +2995,59 @@ def repair(path: Union[str, "os.PathLike[str]"], *,
 # Writing: LogFileJournalTx
 # ---------------------------------------------------------------------------
 
-_HEADER_PLACEHOLDER = bytes(RECORD_HEADER_SIZE)
+def _pwrite_seek(fd: int, data, offset: int) -> int:
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.write(fd, data)
+
+
+_pwrite = getattr(os, "pwrite", _pwrite_seek)      # Windows has no pwrite
 
 
 def _pwrite_all(fd: int, data, offset: int) -> None:
-    view = memoryview(data)
+    written = _pwrite(fd, data, offset)
+    if written == len(data):
+        return                                 # the usual case: all at once
+    view = memoryview(data)[written:]
     while view:
-        if hasattr(os, "pwrite"):
-            written = os.pwrite(fd, view, offset)
-        else:                                  # Windows
-            os.lseek(fd, offset, os.SEEK_SET)
-            written = os.write(fd, view)
-        view = view[written:]
         offset += written
+        written = _pwrite(fd, view, offset)
+        view = view[written:]
 
 
 _SYNC_MODES = ("always", "flush", "never")
-_LOCK_MODES = ("process", "thread")
+_LOCK_MODES = ("process", "exclusive", "thread")
 _TORN_TAIL_MODES = ("repair", "error", "keep")
+# How long an exclusive writer waits for others' locks before giving up.
+_EXCLUSIVE_LOCK_TIMEOUT = 10.0
 
 
 class LogFileJournalTx:
     """Appends records to a journal file.
 
-    A write serializes the entry at the end of the file, as wasmer does: an
-    8-byte zero header placeholder and the body, then the real header over
-    the placeholder.  Threads may share one writer.
+    A write serializes the entry at the end of the file, as wasmer does,
+    and writes the header and the body in one call.  (wasmer writes a zero
+    placeholder header, the body, then the header: the bytes on disk end
+    the same, and a crash in either order leaves at most a torn tail.)
+    Threads may share one writer.
 
-    ``lock="process"`` (the default where ``fcntl.flock`` exists) takes an
-    exclusive advisory lock on the file for each append and re-reads the
-    end of the file under it, so processes appending to one file never
-    interleave; ``"thread"`` serializes only this writer's threads.
+    ``lock`` says who else may write the file meanwhile:
+
+    * ``"process"`` (the default where ``fcntl.flock`` exists): takes an
+      exclusive advisory lock for each append and re-reads the end of the
+      file under it, so processes appending to one file never interleave;
+    * ``"exclusive"``: holds that lock from opening to close(), so other
+      writers wait (for at most 10 s when opening);
+    * ``"thread"``: no file lock; only this writer's threads are serialized.
 
     ``sync`` says when the file is fsynced: ``"always"`` after every
     record, ``"flush"`` (default) in flush() and close(), ``"never"``.
     A new file's directory is fsynced too unless ``"never"``.
+
+    ``buffer_size`` (bytes; 0 by default) collects records in memory and
+    writes them when that much is waiting, and in flush(), close() and
+    as_rx(): far fewer system calls, but a crash of the process loses what
+    was not flushed.  It needs ``lock="exclusive"`` or ``"thread"`` (so
+    nobody else appends meanwhile) and a ``sync`` other than ``"always"``.
 
     ``on_torn_tail`` says what to do when the file ends in a torn tail
     (see check()): ``"repair"`` (default) cuts it off after copying it to
@@ -3038,6 +3059,7 @@ class LogFileJournalTx:
 
     def __init__(self, fd: int, *, path: Optional[str] = None, sync: str = "flush",
                  lock: Optional[str] = None, on_torn_tail: str = "repair",
+                 buffer_size: int = 0,
                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE,
                  _owns_fd: bool = True) -> None:
         if sync not in _SYNC_MODES:
@@ -3046,26 +3068,53 @@ class LogFileJournalTx:
             lock = "process" if fcntl is not None else "thread"
         if lock not in _LOCK_MODES:
             raise ValueError("lock must be one of %s" % ", ".join(_LOCK_MODES))
-        if lock == "process" and fcntl is None:
+        if lock != "thread" and fcntl is None:
             raise UnsupportedOperationError(
                 "locking between processes needs fcntl.flock, which this platform lacks")
         if on_torn_tail not in _TORN_TAIL_MODES:
             raise ValueError("on_torn_tail must be one of %s" % ", ".join(_TORN_TAIL_MODES))
+        if buffer_size < 0:
+            raise ValueError("buffer_size must not be negative")
+        if buffer_size and (lock == "process" or sync == "always"):
+            raise ValueError("buffer_size needs lock='exclusive' or 'thread', and a sync "
+                             "mode other than 'always'")
         self._fd = fd
         self._owns_fd = _owns_fd
         self.path = path
         self.sync_mode = sync
         self.lock = lock
         self.on_torn_tail = on_torn_tail
+        self.buffer_size = buffer_size
         self.max_uncompressed_size = max_uncompressed_size
         self.repaired: Optional[JournalReport] = None
         self._lock = threading.Lock()
-        self._process_lock = _ProcessLock(fd, lock == "process")
+        self._append_lock = lock == "process"
+        self._buffer = bytearray() if buffer_size else None
         self._closed = False
         self._pos = -1
         self._segment = 0
-        with self._process_lock:
-            self._settle(os.fstat(fd).st_size)
+        if lock == "exclusive":
+            self._lock_exclusively()
+        try:
+            with _ProcessLock(fd, lock == "process"):
+                self._settle(os.fstat(fd).st_size)
+        except BaseException:
+            if lock == "exclusive":
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            raise
+
+    def _lock_exclusively(self) -> None:
+        deadline = time.monotonic() + _EXCLUSIVE_LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise JournalError("another writer has held the lock on %s for %g s"
+                                       % (self.path or "the journal",
+                                          _EXCLUSIVE_LOCK_TIMEOUT)) from None
+                time.sleep(0.01)
 
     def _settle(self, size: int) -> None:
         """Find where to append in a file of ``size`` bytes (under the lock).
@@ -3116,39 +3165,67 @@ class LogFileJournalTx:
         with self._lock:
             if self._closed:
                 raise ValueError("write to a closed journal")
-            with self._process_lock:
-                if self._process_lock.enabled:
-                    self._settle(os.fstat(self._fd).st_size)
-                header_offset = self._pos
-                start = header_offset + RECORD_HEADER_SIZE
-                body = encode_entry(entry, start)
-                end = start + len(body)
-                _pwrite_all(self._fd, _HEADER_PLACEHOLDER + body, header_offset)
-                _pwrite_all(self._fd, _header_struct.pack(
-                    entry.record_type, len(body) >> 32, len(body) & 0xFFFFFFFF),
-                    header_offset)
-                if self.sync_mode == "always":
-                    _fsync(self._fd)
-                self._pos = end
-        return LogWriteResult(start, end)
+            if not self._append_lock:
+                return self._append(entry)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                size = os.fstat(self._fd).st_size
+                if size != self._pos:
+                    self._settle(size)
+                return self._append(entry)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _append(self, entry: JournalEntry) -> LogWriteResult:
+        header_offset = self._pos
+        start = header_offset + RECORD_HEADER_SIZE
+        body = encode_entry(entry, start)
+        size = len(body)
+        record = _header_struct.pack(entry.record_type, size >> 32, size & 0xFFFFFFFF)
+        buffer = self._buffer
+        if buffer is not None:
+            buffer += record
+            buffer += body
+            self._pos = start + size
+            if len(buffer) >= self.buffer_size:
+                self._drain()
+        else:
+            if size < 1 << 16:
+                _pwrite_all(self._fd, record + body, header_offset)
+            else:                               # don't copy a big body again
+                _pwrite_all(self._fd, record, header_offset)
+                _pwrite_all(self._fd, body, start)
+            if self.sync_mode == "always":
+                _fsync(self._fd)
+            self._pos = start + size
+        return _new_tuple(LogWriteResult, (start, start + size))
+
+    def _drain(self) -> None:
+        """Write the buffered records (under self._lock)."""
+        buffer = self._buffer
+        if buffer:
+            _pwrite_all(self._fd, buffer, self._pos - len(buffer))
+            del buffer[:]
 
     def flush(self) -> None:
-        """Make written records durable (``sync="flush"`` or ``"always"``).
+        """Write buffered records, and make all durable as ``sync`` says.
 
-        Records are handed to the operating system as they are written,
-        so with ``sync="never"`` there is nothing more to do.
+        Unbuffered records reach the operating system as they are written,
+        so with ``sync="never"`` and no buffer there is nothing to do.
         """
         with self._lock:
             if self._closed:
                 raise ValueError("flush of a closed journal")
+            self._drain()
             if self.sync_mode != "never":
                 _fsync(self._fd)
 
     def sync(self) -> None:
-        """fsync the file now, whatever the sync mode."""
+        """Write buffered records and fsync the file now, whatever ``sync`` says."""
         with self._lock:
             if self._closed:
                 raise ValueError("sync of a closed journal")
+            self._drain()
             _fsync(self._fd)
 
     @property
@@ -3157,23 +3234,28 @@ class LogFileJournalTx:
         return self._pos
 
     def as_rx(self, **options) -> LogFileJournalRx:
-        """A reader of the file as it is now."""
+        """A reader of the file as it is now (buffered records written first)."""
         with self._lock:
             if self._closed:
                 raise ValueError("read of a closed journal")
+            self._drain()
             return LogFileJournalRx._from_fd(
                 self._fd, _reopen=lambda: self.as_rx(**options), **options)
 
     def close(self) -> None:
-        """Flush as ``sync`` says and close the file (safe to call twice)."""
+        """Write what is buffered, fsync as ``sync`` says, release the lock
+        and close the file (safe to call twice)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             try:
+                self._drain()
                 if self.sync_mode != "never":
                     _fsync(self._fd)
             finally:
+                if self.lock == "exclusive":
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
                 if self._owns_fd:
                     os.close(self._fd)
 
@@ -3274,12 +3356,13 @@ class LogFileJournal(RecombinedJournal):
 
     def __init__(self, path: Union[str, "os.PathLike[str]"], *, sync: str = "flush",
                  lock: Optional[str] = None, on_torn_tail: str = "repair",
-                 strict: bool = False,
+                 buffer_size: int = 0, strict: bool = False,
                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> None:
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
         self.path = os.fspath(path)
         fd = os.open(path, flags, 0o666)
         self._setup(fd, dict(path=self.path, sync=sync, lock=lock, on_torn_tail=on_torn_tail,
+                             buffer_size=buffer_size,
                              max_uncompressed_size=max_uncompressed_size),
                     dict(strict=strict, max_uncompressed_size=max_uncompressed_size))
 
@@ -3328,7 +3411,7 @@ class LogFileJournal(RecombinedJournal):
 
     @classmethod
     def from_file(cls, file: BinaryIO, *, sync: str = "flush", lock: Optional[str] = None,
-                  on_torn_tail: str = "repair", strict: bool = False,
+                  on_torn_tail: str = "repair", buffer_size: int = 0, strict: bool = False,
                   max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
                   ) -> "LogFileJournal":
         """A journal on an open binary file (its descriptor is duplicated).
@@ -3345,7 +3428,7 @@ class LogFileJournal(RecombinedJournal):
         journal.path = os.fspath(name) if isinstance(name, (str, os.PathLike)) else None
         reader_options = dict(strict=strict, max_uncompressed_size=max_uncompressed_size)
         writer_options = dict(path=journal.path, sync=sync, lock=lock,
-                              on_torn_tail=on_torn_tail,
+                              on_torn_tail=on_torn_tail, buffer_size=buffer_size,
                               max_uncompressed_size=max_uncompressed_size) if writable else None
         journal._setup(os.dup(file.fileno()), writer_options, reader_options)
         return journal

@@ -2611,3 +2611,97 @@ def test_any_bytes_like_buffer_reads_to_immutable_entries(wrap):
 def test_a_directory_is_not_a_journal(tmp_path):
     with pytest.raises(IsADirectoryError):
         LogFileJournal.new_readonly(tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# Writer modes: one write per record, exclusive lock, buffering
+# ---------------------------------------------------------------------------
+
+def test_each_record_is_one_write(tmp_path, monkeypatch):
+    writes = []
+    real = lj._pwrite
+    monkeypatch.setattr(lj, "_pwrite", lambda fd, data, offset: writes.append(
+        (bytes(data), offset)) or real(fd, data, offset))
+    path = tmp_path / "one.journal"
+    with LogFileJournal(path, sync="never") as journal:
+        del writes[:]
+        journal.write(lj.CreatePipeV1(1, 2))
+    assert writes == [(lj.encode_record(lj.CreatePipeV1(1, 2), 8), 8)]
+
+
+def test_large_bodies_are_not_copied_with_their_header(tmp_path, monkeypatch):
+    writes = []
+    real = lj._pwrite
+    monkeypatch.setattr(lj, "_pwrite", lambda fd, data, offset: writes.append(
+        (len(data), offset)) or real(fd, data, offset))
+    entry = lj.FileDescriptorWriteV1(3, 0, bytes(range(256)) * 1024, False)
+    with LogFileJournal(tmp_path / "big.journal", sync="never") as journal:
+        del writes[:]
+        journal.write(entry)
+    body = lj.encode_entry(entry, 16)
+    assert writes == [(8, 8), (len(body), 16)]
+    assert entries_of(LogFileJournal.new_readonly(tmp_path / "big.journal")) == [entry]
+
+
+def test_buffered_writes_reach_the_file_on_flush(tmp_path):
+    path = tmp_path / "buffered.journal"
+    journal = LogFileJournal(path, lock="exclusive", buffer_size=1 << 16)
+    results = [journal.write(entry) for entry in sample_entries()]
+    assert path.stat().st_size == 8                      # all still in memory
+    assert entries_of(journal.as_restarted()) == sample_entries()     # as_rx writes them
+    journal.write(lj.CreatePipeV1(1, 2))
+    journal.flush()
+    assert path.stat().st_size == results[-1].record_end + 16
+    journal.close()
+    assert path.read_bytes() == ALL_VARIANTS + lj.encode_record(lj.CreatePipeV1(1, 2),
+                                                                len(ALL_VARIANTS))
+
+
+def test_buffer_is_written_when_full(tmp_path):
+    path = tmp_path / "full.journal"
+    with LogFileJournal(path, lock="thread", buffer_size=100) as journal:
+        journal.write(lj.SocketSendV1(1, bytes(40), 0, False))
+        assert path.stat().st_size == 8
+        journal.write(lj.SocketSendV1(1, bytes(40), 0, False))
+        assert path.stat().st_size > 8
+    assert len(entries_of(LogFileJournal.new_readonly(path))) == 2
+
+
+def test_buffering_needs_a_writer_alone(tmp_path):
+    for options in ({"buffer_size": 4096}, {"buffer_size": 4096, "lock": "exclusive",
+                                            "sync": "always"}, {"buffer_size": -1}):
+        with pytest.raises(ValueError):
+            LogFileJournal(tmp_path / "b.journal", **options)
+
+
+@pytest.mark.skipif(lj.fcntl is None, reason="needs fcntl.flock (POSIX)")
+def test_exclusive_lock_keeps_other_writers_out(tmp_path, monkeypatch):
+    path = tmp_path / "x.journal"
+    monkeypatch.setattr(lj, "_EXCLUSIVE_LOCK_TIMEOUT", 0.2)
+    with LogFileJournal(path, lock="exclusive") as journal:
+        journal.write(lj.CreatePipeV1(1, 2))
+        with pytest.raises(lj.JournalError, match="held the lock"):
+            LogFileJournal(path, lock="exclusive")
+        other = []
+        thread = threading.Thread(target=lambda: other.append(LogFileJournal(path)))
+        thread.start()
+        thread.join(0.3)
+        assert thread.is_alive()                # a per-append writer waits to open
+    thread.join(5)
+    other[0].write(lj.CreatePipeV1(3, 4))
+    other[0].close()
+    assert entries_of(LogFileJournal.new_readonly(path)) == [lj.CreatePipeV1(1, 2),
+                                                             lj.CreatePipeV1(3, 4)]
+
+
+def test_unflushed_buffered_records_die_with_the_process(tmp_path):
+    path = tmp_path / "lost.journal"
+    code = ("import os, sys; sys.path.insert(0, %r); import logfile_journal as lj\n"
+            "j = lj.LogFileJournal(%r, lock='exclusive', buffer_size=1 << 20)\n"
+            "[j.write(lj.CreatePipeV1(i, i)) for i in range(10)]\n"
+            "j.flush()\n"
+            "[j.write(lj.CreatePipeV1(i, i)) for i in range(10, 20)]\n"
+            "os._exit(9)\n" % (str(Path(__file__).parent), str(path)))
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    assert entries_of(LogFileJournal.new_readonly(path)) == \
+        [lj.CreatePipeV1(i, i) for i in range(10)]

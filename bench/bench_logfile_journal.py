@@ -39,12 +39,13 @@ Usage:
     python3 bench/bench_logfile_journal.py --quick    # < 20 seconds
     python3 bench/bench_logfile_journal.py --json     # the table, then JSON
 
-``--all-modes`` measures every write mode on every workload (slower: by
-default (a) measures only the default mode and single options are left
-out).  ``--module PATH`` benchmarks another copy of logfile_journal.py (to compare
-a modified copy against the repository's), and ``--write-option
-NAME=VALUE[,NAME=VALUE]`` adds a write mode with constructor options of
-your choice.
+Write modes: the default, and the fastest combination of the options in
+FAST_WRITE_OPTIONS that the constructor accepts (on (b) and (d); (a), a
+million records, measures the default only).  ``--all-modes`` measures
+every mode, each option alone too, on every workload (slower).
+``--write-option NAME=VALUE[,NAME=VALUE]`` adds a mode of your choice, and
+``--module PATH`` benchmarks another copy of logfile_journal.py, to
+compare a modified copy against the repository's.
 """
 
 import argparse
@@ -354,10 +355,12 @@ class Contestant:
 
     @property
     def records_per_second(self) -> float:
+        """Records per second at the median time."""
         return self.records / self.median
 
     @property
     def mb_per_second(self) -> float:
+        """MB (10**6 bytes) per second at the median time."""
         return self.nbytes / self.median / MB
 
 
@@ -373,6 +376,7 @@ class Target:
 
     @property
     def met(self) -> Optional[bool]:
+        """Whether the target is met (None: nothing to judge)."""
         if self.minimum is None or self.value is None:
             return None
         return self.value >= self.minimum
@@ -406,6 +410,7 @@ class Measure:
     targets: List[Target] = field(default_factory=list)
 
     def contestant(self, label: str) -> Contestant:
+        """The contestant called ``label``."""
         return next(c for c in self.contestants if c.label == label)
 
     def judge(self) -> None:
@@ -526,6 +531,7 @@ def write_modes(extra: Sequence[Dict[str, object]]) -> Tuple[List[WriteMode], Li
 
 
 def options_label(options: Dict[str, object]) -> str:
+    """``{"lock": "thread"}`` -> ``"lock=thread"``."""
     return ",".join("%s=%s" % item for item in options.items())
 
 
@@ -793,6 +799,7 @@ COLUMNS = (("workload", 20, "<"), ("measure", 14, "<"), ("contestant", 48, "<"),
 
 
 def table_line(values: Sequence[str]) -> str:
+    """One line of the table, aligned as COLUMNS says."""
     return "  ".join("%-*s" % (width, value) if align == "<" else "%*s" % (width, value)
                      for (_, width, align), value in zip(COLUMNS, values)).rstrip()
 
@@ -868,6 +875,7 @@ def parse_write_option(text: str) -> Dict[str, object]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse the options, run every measure, print the report."""
     global lj
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
