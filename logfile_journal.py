@@ -4229,7 +4229,8 @@ def _new_journal(path: str, force: bool):
     """A new journal written at ``path`` (atomically, see _replacing)."""
     with _replacing(path, force) as temp:
         with _about(path):
-            journal = LogFileJournal(temp)
+            # Nobody else knows the temporary file: write it alone, buffered.
+            journal = LogFileJournal(temp, lock="thread", buffer_size=1 << 20)
         with journal:
             yield journal
 

@@ -39,10 +39,10 @@ Usage:
     python3 bench/bench_logfile_journal.py --quick    # < 20 seconds
     python3 bench/bench_logfile_journal.py --json     # the table, then JSON
 
-Write modes: the default, and the fastest combination of the options in
-FAST_WRITE_OPTIONS that the constructor accepts (on (b) and (d); (a), a
-million records, measures the default only).  ``--all-modes`` measures
-every mode, each option alone too, on every workload (slower).
+Write modes: the default and the modes of WRITE_PRESETS the module
+supports -- the fastest unbuffered one on (b) and (d), the fastest of all
+everywhere.  ``--all-modes`` measures every mode, each option alone too,
+on every workload (slower).
 ``--write-option NAME=VALUE[,NAME=VALUE]`` adds a mode of your choice, and
 ``--module PATH`` benchmarks another copy of logfile_journal.py, to
 compare a modified copy against the repository's.
@@ -82,12 +82,18 @@ MB = 1e6
 PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 PAGE_SIZE = 64 << 10
 
-#: Write options documented in the README that may make writing faster,
-#: tried only when LogFileJournal's constructor accepts them.
-FAST_WRITE_OPTIONS = {
-    "lock": "thread",        # no flock/fstat per record, only a thread lock
-    "sync": "never",         # no fsync in flush()/close()
-}
+#: Write modes besides the default, from the options the README documents
+#: (each measured only if LogFileJournal accepts it): (kind, options).
+#: "single" modes (one option alone) run with --all-modes only;
+#: "unbuffered" is the fastest mode with one write per record, "fastest"
+#: the fastest of all.
+WRITE_PRESETS = (
+    ("single", {"lock": "exclusive"}),   # flock held from open to close
+    ("single", {"lock": "thread"}),      # no flock/fstat per record
+    ("single", {"sync": "never"}),       # no fsync in flush()/close()
+    ("unbuffered", {"lock": "thread", "sync": "never"}),
+    ("fastest", {"lock": "thread", "sync": "never", "buffer_size": 1 << 16}),
+)
 
 #: Constructor parameters that do not change how fast records are written.
 NON_WRITE_OPTIONS = {"path", "strict", "max_uncompressed_size", "on_torn_tail"}
@@ -502,31 +508,40 @@ def raw_writer(payloads: List[bytes], path: str) -> Callable:
 class WriteMode(NamedTuple):
     """Constructor options for LogFileJournal, with a label for the table.
 
-    ``kind``: "default", "single" (one fast option alone), "fastest" (all
-    fast options together) or "extra" (from --write-option).
+    ``kind``: "default", one of WRITE_PRESETS' kinds, or "extra" (from
+    --write-option).
     """
     label: str
     options: Dict[str, object]
     kind: str
 
 
-def write_modes(extra: Sequence[Dict[str, object]]) -> Tuple[List[WriteMode], List[str]]:
+def mode_is_supported(options: Dict[str, object], workdir: str) -> bool:
+    """Whether LogFileJournal opens a journal with ``options``."""
+    path = os.path.join(workdir, "mode-check.journal")
+    try:
+        lj.LogFileJournal(path, **options).close()
+    except (TypeError, ValueError, lj.JournalError):
+        return False
+    finally:
+        remove(path)
+    return True
+
+
+def write_modes(extra: Sequence[Dict[str, object]],
+                workdir: str) -> Tuple[List[WriteMode], List[str]]:
     """The write modes to measure, and the constructor options left untried.
 
-    The default; each option of FAST_WRITE_OPTIONS that LogFileJournal
-    accepts, alone (if there are several) and all together; then the
+    The default, the WRITE_PRESETS this module supports, then the
     ``--write-option`` modes.
     """
-    parameters = inspect.signature(lj.LogFileJournal).parameters
-    fast = {name: value for name, value in FAST_WRITE_OPTIONS.items() if name in parameters}
     modes = [WriteMode("default", {}, "default")]
-    if len(fast) > 1:
-        modes += [WriteMode("%s=%s" % item, dict([item]), "single") for item in fast.items()]
-    if fast:
-        modes.append(WriteMode(options_label(fast), fast, "fastest"))
+    modes += [WriteMode(options_label(options), options, kind)
+              for kind, options in WRITE_PRESETS if mode_is_supported(options, workdir)]
     modes += [WriteMode(options_label(options), options, "extra") for options in extra]
-    untried = [name for name in parameters
-               if name not in NON_WRITE_OPTIONS and name not in fast]
+    tried = {name for mode in modes for name in mode.options}
+    untried = [name for name in inspect.signature(lj.LogFileJournal).parameters
+               if name not in NON_WRITE_OPTIONS and name not in tried]
     return modes, untried
 
 
@@ -538,20 +553,22 @@ def options_label(options: Dict[str, object]) -> str:
 def modes_for(workload: str, modes: Sequence[WriteMode], all_modes: bool) -> List[WriteMode]:
     """The modes one workload measures, within the time budget.
 
-    (a), a million records, measures the default mode only; the others the
-    default and the fastest; --all-modes measures every mode everywhere.
-    Modes from --write-option are measured everywhere.
+    (a), a million records, measures the default and the fastest mode; the
+    others the unbuffered fast mode too; --all-modes measures every mode
+    everywhere.  Modes from --write-option are measured everywhere.
     """
     if all_modes:
         return list(modes)
-    skipped = ("single", "fastest") if workload.startswith("(a)") else ("single",)
-    return [mode for mode in modes if mode.kind not in skipped]
+    chosen = [mode for mode in modes if mode.kind in ("default", "unbuffered", "fastest")]
+    if workload.startswith("(a)") and len(chosen) > 2:
+        chosen = [chosen[0], chosen[-1]]
+    return chosen + [mode for mode in modes if mode.kind == "extra"]
 
 
 def journal_write_contestants(entries: list, path: str,
                               modes: Sequence[WriteMode]) -> List[Contestant]:
     """One LogFileJournal.write contestant per mode, all writing ``path``."""
-    return [Contestant("LogFileJournal.write [%s]" % mode.label, len(entries),
+    return [Contestant("LogFileJournal [%s]" % mode.label, len(entries),
                        journal_writer(entries, path, mode.options)) for mode in modes]
 
 
@@ -754,16 +771,16 @@ def run_all(sizes: Sizes, repeat: int, extra_modes: Sequence[dict], all_modes: b
             progress: Callable[[str], None]) -> Tuple[List[Measure], List[str]]:
     """Generate every workload and run every measure."""
     rng = random.Random(20240601)
-    modes, untried = write_modes(extra_modes)
-    notes = ["write modes: %s%s" % ("; ".join(mode.label for mode in modes),
-                                    "" if all_modes else " ((a): default only, single"
-                                    " options: with --all-modes)")]
-    if untried:
-        notes.append("constructor options not benchmarked (use --write-option): %s"
-                     % ", ".join(untried))
     measures = []
     workdir = tempfile.mkdtemp(prefix="bench_logfile_journal.")
     try:
+        modes, untried = write_modes(extra_modes, workdir)
+        notes = ["write modes supported: %s%s" % (
+            "; ".join(mode.label for mode in modes),
+            "" if all_modes else " (single options: with --all-modes)")]
+        if untried:
+            notes.append("constructor options not benchmarked (use --write-option): %s"
+                         % ", ".join(untried))
         progress("(a) small records: %d" % sizes.small_records)
         workload = "(a) small records"
         measures += record_measures(workload, small_records(sizes.small_records, rng),
@@ -793,7 +810,7 @@ def run_all(sizes: Sizes, repeat: int, extra_modes: Sequence[dict], all_modes: b
     return measures, notes
 
 
-COLUMNS = (("workload", 20, "<"), ("measure", 14, "<"), ("contestant", 48, "<"),
+COLUMNS = (("workload", 20, "<"), ("measure", 14, "<"), ("contestant", 58, "<"),
            ("records", 9, ">"), ("median s", 9, ">"), ("records/s", 12, ">"),
            ("MB/s", 9, ">"))
 
