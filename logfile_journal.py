@@ -1584,8 +1584,15 @@ class JournalEntry(tuple):
     # Derived from ``archive`` and ``fields`` by __init_subclass__.
     _checks: ClassVar[tuple] = ()
     _decode_plan: ClassVar[tuple] = ()
-    _encode_plan: ClassVar[tuple] = ()
     _plain: ClassVar[bool] = False
+    # The root struct's values from the entry (None: the entry itself), and
+    # the values to convert before packing: (value index, encode).
+    _encode_getter: ClassVar[Optional[Callable]] = None
+    _encoders: ClassVar[tuple] = ()
+    # The entry's raw values from the root's values (vectors filled in),
+    # and the fields to decode: (entry index, decode).
+    _decode_getter: ClassVar[Optional[Callable]] = None
+    _decoders: ClassVar[tuple] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -1603,11 +1610,28 @@ class JournalEntry(tuple):
             return
         cls._decode_plan = tuple((archive.value_index[name], by_name[name].type.decode)
                                  for name in cls.fields)
-        cls._encode_plan = tuple((archive.value_index[f.name], cls.fields.index(f.name),
-                                  f.type.encode) for f in archive.fields)
+        # Entry index of each root value, in root order (a byte vector's
+        # offset and length both start as its data, and are replaced).
+        order = tuple(cls.fields.index(f.name)
+                      for f in sorted(archive.fields, key=operator.attrgetter("offset"))
+                      for _ in range(2 if f.type.vector else 1))
+        if order != tuple(range(len(cls.fields))):
+            cls._encode_getter = operator.itemgetter(*order)
+        # Enums and bools pack as they are (IntEnum and bool are ints).
+        cls._encoders = tuple((archive.value_index[f.name], f.type.encode)
+                              for f in archive.fields if f.type.encode not in (None, int))
         cls._plain = (not archive.vectors and archive.value_count == len(cls.fields)
                       and all(index == position and decode is None for position, (index, decode)
                               in enumerate(cls._decode_plan)))
+        indexes = [archive.value_index[name] for name in cls.fields]
+        if len(indexes) > 1:
+            cls._decode_getter = operator.itemgetter(*indexes)
+        else:       # a slice, so that it too returns a sequence: of 1 (or 0) values
+            cls._decode_getter = operator.itemgetter(slice(0, len(indexes)))
+            assert indexes in ([], [0])
+        cls._decoders = tuple((position, by_name[name].type.decode)
+                              for position, name in enumerate(cls.fields)
+                              if by_name[name].type.decode is not None)
 
     def __new__(cls, *args, **kwargs):
         fields = cls.fields
@@ -2344,40 +2368,42 @@ def encode_entry(entry: JournalEntry, position: int = 0) -> bytes:
     archive = cls.archive
     if archive is None:
         return b""                      # serialize_value(&()) writes nothing
-    raw = [None] * archive.value_count
-    for value_index, entry_index, encode in cls._encode_plan:
-        value = entry[entry_index]
-        raw[value_index] = value if encode is None else encode(value)
+    getter = cls._encode_getter
+    raw = entry if getter is None else getter(entry)
+    encoders = cls._encoders
+    vectors = archive.vectors
+    if not encoders and not vectors:
+        # Plain struct: only padding to 8 before the root.
+        pad = -position & 7
+        return _ZEROS[:pad] + archive.root.pack(*raw) if pad else archive.root.pack(*raw)
+    raw = list(raw)
+    for value_index, encode in encoders:
+        raw[value_index] = encode(raw[value_index])
     if cls is UpdateMemoryRegionV1:
         raw[0] = entry.compressed_data
+    # Each vector is padded to 16 and written in field order; the root
+    # (padded to 8) follows and points back at them.
     chunks = []
     here = position
-    vectors = archive.vectors
-    if vectors:
-        starts = []
-        for value_index, _, field in vectors:
-            data = raw[value_index]
-            if field.type.vector == "str":
-                data = data.encode("utf-8")
-            pad = -here & 15
-            if pad:
-                chunks.append(_ZEROS[:pad])
-                here += pad
-            starts.append(here)
-            chunks.append(data)
-            here += len(data)
-            raw[value_index + 1] = len(data)
-    pad = -here & 7
-    if pad:
+    for value_index, _, field in vectors:
+        data = raw[value_index]
+        if field.type.vector == "str":
+            data = data.encode("utf-8")
+        pad = -here & 15
         chunks.append(_ZEROS[:pad])
-        here += pad
-    if vectors:
-        for (value_index, offset, field), start in zip(vectors, starts):
-            relative = start - (here + offset)
-            if relative < -(1 << 31) or raw[value_index + 1] > 0xFFFFFFFF:
-                raise EntryValueError("%s.%s is too large to archive (%d bytes)"
-                                      % (cls.__name__, field.name, raw[value_index + 1]))
-            raw[value_index] = relative
+        chunks.append(data)
+        raw[value_index] = here + pad          # its start, made relative below
+        raw[value_index + 1] = len(data)
+        here += pad + len(data)
+    pad = -here & 7
+    chunks.append(_ZEROS[:pad])
+    here += pad
+    for value_index, offset, field in vectors:
+        relative = raw[value_index] - (here + offset)
+        if relative < -(1 << 31) or raw[value_index + 1] > 0xFFFFFFFF:
+            raise EntryValueError("%s.%s is too large to archive (%d bytes)"
+                                  % (cls.__name__, field.name, raw[value_index + 1]))
+        raw[value_index] = relative
     chunks.append(archive.root.pack(*raw))
     return b"".join(chunks)
 
@@ -2424,9 +2450,14 @@ def _decode_body(cls, buf, start, end, base, max_uncompressed):
             # bytes and mmap slice to bytes; bytearray and memoryview do not
             values[value_index] = raw if type(raw) is bytes else bytes(raw)
             lower = data + length
+    items = cls._decode_getter(values)
+    decoders = cls._decoders
+    if not decoders:
+        return tuple.__new__(cls, items)
+    items = list(items)
     try:
-        items = [values[index] if decode is None else decode(values[index])
-                 for index, decode in cls._decode_plan]
+        for position, decode in decoders:
+            items[position] = decode(items[position])
     except _Invalid as exc:
         for field in archive.fields:
             decode = field.type.decode
@@ -2481,6 +2512,8 @@ def decode_entry(record_type: int, body: bytes, position: int = 0, *,
 # ---------------------------------------------------------------------------
 
 _MAX_CODE = len(_CLASS_BY_CODE)
+# The record type of each known raw code (None: unknown), for the scanners.
+_TYPE_BY_CODE = [None if cls is None else cls.record_type for cls in _CLASS_BY_CODE]
 
 
 def _check_magic(buffer, size: int) -> int:
@@ -2507,17 +2540,18 @@ def iter_records(buffer, start: int = 0) -> Iterator[RecordInfo]:
     unpack = _header_struct.unpack_from
     while size - pos >= RECORD_HEADER_SIZE:
         code, high, low = unpack(buffer, pos)
-        if code >= _MAX_CODE or _CLASS_BY_CODE[code] is None:
+        record_type = _TYPE_BY_CODE[code] if code < _MAX_CODE else None
+        if record_type is None:
             if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
                 segment = pos
                 pos += RECORD_HEADER_SIZE
                 continue
             return
-        end = pos + RECORD_HEADER_SIZE + (high << 32 | low)
+        body = pos + RECORD_HEADER_SIZE
+        end = body + (high << 32 | low)
         if end > size:
             return
-        yield RecordInfo(pos, JournalEntryRecordType(code), pos + RECORD_HEADER_SIZE,
-                         end, segment)
+        yield _new_tuple(RecordInfo, (pos, record_type, body, end, segment))
         pos = end
 
 
@@ -2610,13 +2644,15 @@ class LogFileJournalRx:
                 self._pos = pos
                 raise _corrupt(exc, pos) from None
             self._pos = end
-            return LogReadResult(start, end, entry)
+            return _new_tuple(LogReadResult, (start, end, entry))
 
     def __iter__(self) -> Iterator[JournalEntry]:
         """The remaining entries (LogReadResult.record), in order."""
+        lock = self._lock
+        next_record = self._next
         while True:
-            with self._lock:
-                result = self._next()
+            with lock:
+                result = next_record()
             if result is None:
                 return
             yield result[2]
@@ -3061,7 +3097,7 @@ class LogFileJournalTx:
                  lock: Optional[str] = None, on_torn_tail: str = "repair",
                  buffer_size: int = 0,
                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE,
-                 _owns_fd: bool = True) -> None:
+                 _owns_fd: bool = True, _private_offset: bool = False) -> None:
         if sync not in _SYNC_MODES:
             raise ValueError("sync must be one of %s" % ", ".join(_SYNC_MODES))
         if lock is None:
@@ -3089,6 +3125,9 @@ class LogFileJournalTx:
         self.repaired: Optional[JournalReport] = None
         self._lock = threading.Lock()
         self._append_lock = lock == "process"
+        # lseek finds the end 4x faster than fstat, but moves the file offset:
+        # only for a descriptor nobody else shares (not from_file's dup).
+        self._private_offset = _private_offset
         self._buffer = bytearray() if buffer_size else None
         self._closed = False
         self._pos = -1
@@ -3169,7 +3208,8 @@ class LogFileJournalTx:
                 return self._append(entry)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
-                size = os.fstat(self._fd).st_size
+                size = (os.lseek(self._fd, 0, os.SEEK_END) if self._private_offset
+                        else os.fstat(self._fd).st_size)
                 if size != self._pos:
                     self._settle(size)
                 return self._append(entry)
@@ -3362,7 +3402,7 @@ class LogFileJournal(RecombinedJournal):
         self.path = os.fspath(path)
         fd = os.open(path, flags, 0o666)
         self._setup(fd, dict(path=self.path, sync=sync, lock=lock, on_torn_tail=on_torn_tail,
-                             buffer_size=buffer_size,
+                             buffer_size=buffer_size, _private_offset=True,
                              max_uncompressed_size=max_uncompressed_size),
                     dict(strict=strict, max_uncompressed_size=max_uncompressed_size))
 

@@ -2705,3 +2705,14 @@ def test_unflushed_buffered_records_die_with_the_process(tmp_path):
     assert subprocess.run([sys.executable, "-c", code]).returncode == 9
     assert entries_of(LogFileJournal.new_readonly(path)) == \
         [lj.CreatePipeV1(i, i) for i in range(10)]
+
+
+def test_from_file_leaves_the_callers_file_position_alone(tmp_path):
+    path = tmp_path / "shared.journal"
+    write_file(path, lj.CreatePipeV1(1, 2))
+    with open(path, "r+b") as file:
+        file.seek(3)
+        journal = LogFileJournal.from_file(file)
+        journal.write(lj.CreatePipeV1(3, 4))
+        assert os.lseek(file.fileno(), 0, os.SEEK_CUR) == 3
+        journal.close()
