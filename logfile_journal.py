@@ -2601,70 +2601,80 @@ class LogFileJournalRx:
     def read(self) -> Optional[LogReadResult]:
         """The next record, or None when there are no more."""
         with self._lock:
-            return self._next()
+            batch = self._next_batch(1, True)
+        return batch[0] if batch else None
 
-    def _next(self) -> Optional[LogReadResult]:
+    def _next_batch(self, limit: int, results: bool) -> list:
+        """Up to ``limit`` next records (LogReadResult, or entries when not
+        ``results``), under self._lock; empty at the end.
+
+        A corrupt record raises once the records before it are returned.
+        """
         buffer = self._buffer
         size = self._size
         pos = self._pos
-        while True:
+        segment = self._segment
+        max_uncompressed = self.max_uncompressed_size
+        unpack = _header_struct.unpack_from
+        classes = _CLASS_BY_CODE
+        decode = _decode_body
+        batch = []
+        while len(batch) < limit:
             if size - pos < RECORD_HEADER_SIZE:
                 if pos < size:
                     self.stop = JournalStop("truncated-header", pos)
-                    if self.strict:
+                    if self.strict and not batch:
                         raise TruncatedRecordError(
                             "%d bytes after the last record are not a record header"
                             % (size - pos), pos)
-                self._pos = pos
-                return None
-            code, high, low = _header_struct.unpack_from(buffer, pos)
-            cls = _CLASS_BY_CODE[code] if code < _MAX_CODE else None
+                break
+            code, high, low = unpack(buffer, pos)
+            cls = classes[code] if code < _MAX_CODE else None
             if cls is None:
                 if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
-                    self._segment = pos           # a concatenated journal
+                    self._segment = segment = pos          # a concatenated journal
                     pos += RECORD_HEADER_SIZE
                     continue
-                self._pos = pos
                 self.stop = JournalStop("unknown-record-type", pos, code)
-                return None
+                break
             start = pos + RECORD_HEADER_SIZE
             end = start + (high << 32 | low)
             if end > size:
-                self._pos = pos
                 self.stop = JournalStop("truncated-body", pos, code)
-                if self.strict:
+                if self.strict and not batch:
                     raise TruncatedRecordError(
                         "%s record of %d bytes runs %d bytes past the end"
                         % (cls.__name__, end - start, end - size), pos)
-                return None
+                break
             try:
-                entry = _decode_body(cls, buffer, start, end, self._segment,
-                                     self.max_uncompressed_size)
+                entry = decode(cls, buffer, start, end, segment, max_uncompressed)
             except _Invalid as exc:
+                if batch:
+                    break                    # raise when this record is next
                 self._pos = pos
                 raise _corrupt(exc, pos) from None
-            self._pos = end
-            return _new_tuple(LogReadResult, (start, end, entry))
+            batch.append(_new_tuple(LogReadResult, (start, end, entry)) if results else entry)
+            pos = end
+        self._pos = pos
+        return batch
 
     def __iter__(self) -> Iterator[JournalEntry]:
         """The remaining entries (LogReadResult.record), in order."""
-        lock = self._lock
-        next_record = self._next
-        while True:
-            with lock:
-                result = next_record()
-            if result is None:
-                return
-            yield result[2]
+        return self._iterate(False)
 
     def records(self) -> Iterator[LogReadResult]:
         """The remaining records as LogReadResult, in order."""
+        return self._iterate(True)
+
+    def _iterate(self, results: bool):
+        lock = self._lock
+        next_batch = self._next_batch
         while True:
-            with self._lock:
-                result = self._next()
-            if result is None:
+            with lock:       # 64 records a time: other threads may read in between
+                batch = next_batch(64, results)
+            if not batch:
                 return
-            yield result
+            yield from batch
 
     def scan(self) -> Iterator[RecordInfo]:
         """Locate every record of the buffer without decoding bodies."""
