@@ -743,7 +743,7 @@ def _lz4_compress_block(data):
                     tval[h] = v
                 else:
                     p, c = _lz4_search_batches(src, words, tpos, tval, prime,
-                                           shift, cur + 8, cur, end_check)
+                                               shift, cur + 8, cur, end_check)
                     if p < 0:
                         break
             # Extend the match backwards (rarely more than a byte or two).
@@ -760,7 +760,7 @@ def _lz4_compress_block(data):
                     mlen = ((x & -x).bit_length() - 1) >> 3
                 else:
                     mlen = 64 + _lz4_common_prefix(src, cur + 64, c + 68,
-                                               limit - cur - 64)
+                                                   limit - cur - 64)
             else:
                 mlen = _lz4_common_prefix(src, cur, c + 4, limit - cur)
             lit_len = p - lit
@@ -875,14 +875,14 @@ def _lz4_decompress_block(block, uncompressed_size):
         if ip >= n:                             # final literals-only sequence
             if pos != size:
                 raise _LZ4Error("block decodes to %d bytes, expected %d"
-                               % (pos, size), ip)
+                                % (pos, size), ip)
             return bytes(out)
         if ip + 2 > n:
             raise _LZ4Error("truncated match offset", ip)
         offset = src[ip] | src[ip + 1] << 8
         if not 0 < offset <= pos:
             raise _LZ4Error("invalid match offset %d at output position %d"
-                           % (offset, pos), ip)
+                            % (offset, pos), ip)
         ip += 2
         mlen = (token & 15) + _LZ4_MIN_MATCH
         if mlen == 15 + _LZ4_MIN_MATCH:
@@ -1583,7 +1583,6 @@ class JournalEntry(tuple):
 
     # Derived from ``archive`` and ``fields`` by __init_subclass__.
     _checks: ClassVar[tuple] = ()
-    _decode_plan: ClassVar[tuple] = ()
     _plain: ClassVar[bool] = False
     # The root struct's values from the entry (None: the entry itself), and
     # the values to convert before packing: (value index, encode).
@@ -1608,8 +1607,6 @@ class JournalEntry(tuple):
         cls._checks = tuple(by_name[name].type.check for name in cls.fields)
         if archive is None:
             return
-        cls._decode_plan = tuple((archive.value_index[name], by_name[name].type.decode)
-                                 for name in cls.fields)
         # Entry index of each root value, in root order (a byte vector's
         # offset and length both start as its data, and are replaced).
         order = tuple(cls.fields.index(f.name)
@@ -1620,10 +1617,12 @@ class JournalEntry(tuple):
         # Enums and bools pack as they are (IntEnum and bool are ints).
         cls._encoders = tuple((archive.value_index[f.name], f.type.encode)
                               for f in archive.fields if f.type.encode not in (None, int))
-        cls._plain = (not archive.vectors and archive.value_count == len(cls.fields)
-                      and all(index == position and decode is None for position, (index, decode)
-                              in enumerate(cls._decode_plan)))
+        # Entry index of each root value, for decoding; a plain struct's
+        # root values are its fields, in order, with nothing to decode.
         indexes = [archive.value_index[name] for name in cls.fields]
+        cls._plain = (not archive.vectors and archive.value_count == len(cls.fields)
+                      and indexes == list(range(len(indexes)))
+                      and all(by_name[name].type.decode is None for name in cls.fields))
         if len(indexes) > 1:
             cls._decode_getter = operator.itemgetter(*indexes)
         else:       # a slice, so that it too returns a sequence: of 1 (or 0) values
@@ -2419,10 +2418,11 @@ def _decode_body(cls, buf, start, end, base, max_uncompressed):
     """Decode and validate the body ``buf[start:end]`` of a ``cls`` record.
 
     ``base`` is where the journal segment starts (alignment counts from
-    it; None skips the alignment check).  Checks what rkyv 0.7's ``check_archived_root`` checks: the root
-    fits and is aligned, every byte vector lies before the root and after
-    the previous one, bools are 0 or 1, enum and Option tags are known;
-    strings must also be UTF-8.  Raises _Invalid.
+    it; None skips the alignment check).  Checks what rkyv 0.7's
+    ``check_archived_root`` checks: the root fits and is aligned, every
+    byte vector lies before the root and after the previous one, bools are
+    0 or 1, enum and Option tags are known; strings must also be UTF-8.
+    Raises _Invalid.
     """
     archive = cls.archive
     if archive is None:
@@ -2955,6 +2955,14 @@ def _fsync_directory(path: str) -> None:
         os.close(fd)
 
 
+def _pread_seek(fd: int, length: int, offset: int) -> bytes:
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, length)
+
+
+_pread = getattr(os, "pread", _pread_seek)          # Windows has no pread
+
+
 def _cut_tail(path: Optional[str], fd: int, report: JournalReport) -> JournalReport:
     """Copy the torn tail to PATH.torn-OFFSET, then truncate it away."""
     if path is None:
@@ -2969,9 +2977,7 @@ def _cut_tail(path: Optional[str], fd: int, report: JournalReport) -> JournalRep
     with open(saved, "xb") as copy:
         position, size = offset, os.fstat(fd).st_size
         while position < size:
-            chunk = os.pread(fd, min(1 << 20, size - position), position) \
-                if hasattr(os, "pread") else _pread_seek(fd, min(1 << 20, size - position),
-                                                        position)
+            chunk = _pread(fd, min(1 << 20, size - position), position)
             if not chunk:
                 break
             copy.write(chunk)
@@ -2982,11 +2988,6 @@ def _cut_tail(path: Optional[str], fd: int, report: JournalReport) -> JournalRep
     os.ftruncate(fd, offset)
     _fsync(fd)
     return report._replace(saved_to=saved, end=offset)
-
-
-def _pread_seek(fd: int, length: int, offset: int) -> bytes:
-    os.lseek(fd, offset, os.SEEK_SET)
-    return os.read(fd, length)
 
 
 class _ProcessLock:
@@ -3177,8 +3178,7 @@ class LogFileJournalTx:
             return
         segment = self._segment
         if size and self.on_torn_tail == "keep":
-            _check_magic(os.pread(self._fd, 8, 0) if hasattr(os, "pread")
-                         else _pread_seek(self._fd, 8, 0), min(size, 8))
+            _check_magic(_pread(self._fd, 8, 0), min(size, 8))
         elif size:
             mapping = _map_file(self._fd)
             try:

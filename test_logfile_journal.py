@@ -26,7 +26,7 @@ import pytest
 import logfile_journal as lj
 from logfile_journal import (
     JOURNAL_MAGIC_NUMBER_BYTES, CorruptRecordError, ExitCode, InvalidMagicError,
-    JournalEntryRecordType, LogFileJournal, LogReadResult, LogWriteResult,
+    JournalEntryRecordType, LogFileJournal, LogWriteResult,
     ThreadStartType, TruncatedRecordError, UnsupportedOperationError, WasiMemoryLayout)
 
 TESTDATA = Path(__file__).with_name("testdata")
