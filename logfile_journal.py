@@ -64,6 +64,7 @@ from typing import (Any, BinaryIO, Callable, ClassVar, Dict, Iterator, List,
 __all__ = [
     # constants and enums
     "JOURNAL_MAGIC_NUMBER", "JOURNAL_MAGIC_NUMBER_BYTES", "JournalEntryRecordType",
+    "RECORD_HEADER_SIZE", "MAX_RECORD_SIZE", "DEFAULT_MAX_UNCOMPRESSED_SIZE",
     "Snapshot0Clockid", "Whence", "Advice", "SnapshotTrigger", "EpollCtl",
     "StreamSecurity", "Addressfamily", "Socktype", "Sockoption",
     "SocketOptTimeType", "SocketShutdownHow", "ExitCodeKind",
@@ -75,7 +76,7 @@ __all__ = [
     "ExitCode", "ThreadStartType", "WasiMemoryLayout", "MemoryRegion", "Tty",
     "EpollEventCtl", "IpCidr", "LogWriteResult", "LogReadResult", "RecordInfo",
     "JournalStop", "JournalReport",
-    # entries
+    # entries (the 59 classes are added where they are defined)
     "JournalEntry", "ENTRY_CLASSES",
     # codec and journals
     "encode_entry", "decode_entry", "encode_record", "iter_records",
@@ -2322,6 +2323,7 @@ class SnapshotV1(JournalEntry):
 ENTRY_CLASSES: Dict[JournalEntryRecordType, type] = {
     cls.record_type: cls for cls in JournalEntry.__subclasses__()}
 assert len(ENTRY_CLASSES) == len(JournalEntryRecordType)
+__all__ += [cls.__name__ for cls in ENTRY_CLASSES.values()]
 
 # Indexed by the raw u16 record type for the hot read loop.
 _CLASS_BY_CODE: List[Optional[type]] = [None] * (max(JournalEntryRecordType) + 1)

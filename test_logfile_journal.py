@@ -2716,3 +2716,12 @@ def test_from_file_leaves_the_callers_file_position_alone(tmp_path):
         journal.write(lj.CreatePipeV1(3, 4))
         assert os.lseek(file.fileno(), 0, os.SEEK_CUR) == 3
         journal.close()
+
+
+def test_star_import_gives_the_public_api():
+    namespace = {}
+    exec("from logfile_journal import *", namespace)
+    for name in ("CreatePipeV1", "ClearEtherealV1", "LogFileJournal", "check", "repair",
+                 "entry_to_json", "JournalError", "main", "JOURNAL_MAGIC_NUMBER_BYTES"):
+        assert name in namespace, name
+    assert all(hasattr(lj, name) for name in lj.__all__)
