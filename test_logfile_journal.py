@@ -1819,16 +1819,22 @@ def test_sync_never_never_fsyncs(tmp_path, fsyncs):
     assert fsyncs == []
 
 
+def write_and_die(path, *statements):
+    """Run ``statements`` (with ``j``, a journal on ``path``, and ``lj``) in a
+    child process that then dies without closing anything."""
+    code = "\n".join(["import os, sys", "sys.path.insert(0, %r)" % str(Path(__file__).parent),
+                      "import logfile_journal as lj", "path = %r" % str(path),
+                      *statements, "os._exit(9)"])
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    return entries_of(LogFileJournal.new_readonly(path))
+
+
 def test_written_records_survive_the_writer_dying(tmp_path):
     # Records reach the OS as they are written: a process killed without
     # flushing loses nothing it wrote.
-    path = tmp_path / "killed.journal"
-    code = ("import os, sys; sys.path.insert(0, %r); import logfile_journal as lj\n"
-            "j = lj.LogFileJournal(%r, sync='never')\n"
-            "[j.write(lj.CreatePipeV1(i, i)) for i in range(100)]\n"
-            "os._exit(9)\n" % (str(Path(__file__).parent), str(path)))
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
-    assert entries_of(LogFileJournal.new_readonly(path)) == \
+    assert write_and_die(tmp_path / "killed.journal",
+                         "j = lj.LogFileJournal(path, sync='never')",
+                         "[j.write(lj.CreatePipeV1(i, i)) for i in range(100)]") == \
         [lj.CreatePipeV1(i, i) for i in range(100)]
 
 
@@ -2695,15 +2701,11 @@ def test_exclusive_lock_keeps_other_writers_out(tmp_path, monkeypatch):
 
 
 def test_unflushed_buffered_records_die_with_the_process(tmp_path):
-    path = tmp_path / "lost.journal"
-    code = ("import os, sys; sys.path.insert(0, %r); import logfile_journal as lj\n"
-            "j = lj.LogFileJournal(%r, lock='exclusive', buffer_size=1 << 20)\n"
-            "[j.write(lj.CreatePipeV1(i, i)) for i in range(10)]\n"
-            "j.flush()\n"
-            "[j.write(lj.CreatePipeV1(i, i)) for i in range(10, 20)]\n"
-            "os._exit(9)\n" % (str(Path(__file__).parent), str(path)))
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 9
-    assert entries_of(LogFileJournal.new_readonly(path)) == \
+    assert write_and_die(tmp_path / "lost.journal",
+                         "j = lj.LogFileJournal(path, lock='exclusive', buffer_size=1 << 20)",
+                         "[j.write(lj.CreatePipeV1(i, i)) for i in range(10)]",
+                         "j.flush()",
+                         "[j.write(lj.CreatePipeV1(i, i)) for i in range(10, 20)]") == \
         [lj.CreatePipeV1(i, i) for i in range(10)]
 
 
