@@ -106,14 +106,7 @@ MAX_RECORD_SIZE = (1 << 48) - 1
 #: Default bound on the uncompressed size an UpdateMemoryRegionV1 may claim.
 DEFAULT_MAX_UNCOMPRESSED_SIZE = 1 << 30
 
-# Byte vectors and strings are padded to 16 before their data (AlignedCowVec).
-_VECTOR_ALIGN = 16
-# Every archived record struct is align(8).
-_RECORD_ALIGN = 8
-
 _header_struct = struct.Struct(">HH I")           # type, size high 16, size low 32
-_u64_be = struct.Struct(">Q")
-_u32_le = struct.Struct("<I")
 
 
 class JournalEntryRecordType(enum.IntEnum):
