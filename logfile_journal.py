@@ -72,6 +72,9 @@ __all__ = [
     "JournalError", "InvalidMagicError", "TruncatedRecordError",
     "CorruptRecordError", "DecompressionError", "EntryValueError",
     "UnsupportedOperationError", "TornTailError", "UnknownRecordTypeError",
+    "LayoutError",
+    # layouts
+    "Layout", "LAYOUTS", "DEFAULT_LAYOUT", "get_layout", "describe_layouts",
     # supporting types
     "ExitCode", "ThreadStartType", "WasiMemoryLayout", "MemoryRegion", "Tty",
     "EpollEventCtl", "IpCidr", "LogWriteResult", "LogReadResult", "RecordInfo",
@@ -83,7 +86,7 @@ __all__ = [
     "lz4_compress_prepend_size", "lz4_decompress_size_prepended",
     "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
-    "RecombinedJournal", "UnsupportedJournal", "check", "repair", "main",
+    "RecombinedJournal", "UnsupportedJournal", "check", "repair", "convert", "main",
 ]
 
 __version__ = "0.1.0"
@@ -110,7 +113,10 @@ _header_struct = struct.Struct(">HH I")           # type, size high 16, size low
 
 
 class JournalEntryRecordType(enum.IntEnum):
-    """The u16 record type in each record header (59 codes; 8 is unused)."""
+    """The u16 record type in each record header (63 codes; 8 is unused).
+
+    Types 61-64 exist only in the ``wasmer-6`` layout (see :data:`LAYOUTS`).
+    """
 
     InitModuleV1 = 1
     ProcessExitV1 = 2
@@ -171,10 +177,16 @@ class JournalEntryRecordType(enum.IntEnum):
     SocketShutdownV1 = 58
     SnapshotV1 = 59
     ClearEtherealV1 = 60
+    # Record types of the rkyv 0.8 era (wasmer-journal 0.19.0 on, wasmer 6.0+).
+    OpenFileDescriptorV2 = 61
+    DuplicateFileDescriptorV2 = 62
+    FileDescriptorSetFdFlagsV1 = 63
+    SocketPairV1 = 64
 
 
-# Archived enums are repr(u8) and store the variant *index*: an explicit
-# ``Unknown = 255`` in the Rust source is archived as its position.
+# Archived enums are repr(u8).  The member values here are the variant
+# *indexes*, which rkyv 0.7 stores; rkyv 0.8 stores an explicit
+# ``Unknown = 255`` as 255 (the layout's field types translate).
 
 class Snapshot0Clockid(enum.IntEnum):
     """Clock of SetClockTimeV1 (archived JournalSnapshot0ClockidV1)."""
@@ -221,6 +233,9 @@ class SnapshotTrigger(enum.IntEnum):
     Sigtstp = 7
     Sigstop = 8
     NonDeterministicCall = 9
+    Bootstrap = 10           # wasmer-journal 0.1.2 on
+    Transaction = 11         # wasmer-journal 0.5.0 on
+    Explicit = 12            # wasmer-journal 0.19.0 on (wasmer 6.0)
     Listen = 1
     Environ = 2
     Stdin = 3
@@ -380,6 +395,10 @@ class DecompressionError(CorruptRecordError):
 
 class EntryValueError(JournalError, ValueError):
     """An entry field was given a value its archived type cannot hold."""
+
+
+class LayoutError(JournalError, ValueError):
+    """A journal is in another layout than the one asked for."""
 
 
 class UnsupportedOperationError(JournalError):
@@ -941,6 +960,127 @@ def lz4_decompress_size_prepended(buf, max_size: int = DEFAULT_MAX_UNCOMPRESSED_
 
 
 # ---------------------------------------------------------------------------
+# Layouts: the eras of the archived format
+# ---------------------------------------------------------------------------
+#
+# Every published wasmer-journal release frames records the same way, but
+# the archived bodies come in four eras.  What tells them apart in a file:
+#
+#   InitModuleV1.wasm_hash  [u8; 8] inline (wasmer-4.2), else a Box<[u8]>
+#                           (relative pointer + length, 8 or 32 bytes)
+#   Unknown clock id, whence, advice
+#                           stored as the variant index (rkyv 0.7) or as
+#                           the explicit discriminant 255 (rkyv 0.8)
+#   SnapshotV1 triggers     Transaction = 11 from wasmer-4.3's 0.5.0 on,
+#                           Explicit = 12 in wasmer-6 only
+#   record types 61-64      wasmer-6 only
+#
+# Where a file holds none of these, every layout reads it the same way and
+# writes the same bytes: such a file is "compatible with" all of them.
+
+class Layout:
+    """One era of the archived record format, as published wasmer writes it.
+
+    name          -- what ``layout=`` takes and ``journal.layout`` gives
+    releases      -- the wasmer-journal (wasmer) releases that write it
+    rkyv          -- "0.7" or "0.8"
+    boxed_hash    -- InitModuleV1.wasm_hash is a Box<[u8]> (else [u8; 8])
+    record_types  -- the record types it holds
+    triggers      -- the SnapshotTrigger values it holds
+    pipe_fields   -- the JSON names of CreatePipeV1's two fds
+    memory_field  -- the JSON name of UpdateMemoryRegionV1's data
+    """
+
+    __slots__ = ("name", "releases", "rkyv", "boxed_hash", "record_types",
+                 "triggers", "pipe_fields", "memory_field", "rank", "_codecs",
+                 "_by_code")
+
+    def __init__(self, name, releases, rkyv, boxed_hash, last_type, last_trigger,
+                 pipe_fields, memory_field, rank):
+        self.name = name
+        self.releases = releases
+        self.rkyv = rkyv
+        self.boxed_hash = boxed_hash
+        self.record_types = frozenset(t for t in JournalEntryRecordType if t <= last_type)
+        self.triggers = frozenset(range(last_trigger + 1))
+        self.pipe_fields = pipe_fields
+        self.memory_field = memory_field
+        self.rank = rank                 # order of the eras, oldest first
+        self._codecs = {}                # entry class -> _Codec (see the codec)
+        self._by_code = []               # raw record type -> _Codec or None
+
+    def __repr__(self):
+        return "<Layout %s: %s>" % (self.name, self.releases)
+
+    def __str__(self):
+        return self.name
+
+    def __reduce__(self):
+        return (get_layout, (self.name,))
+
+
+_LAYOUTS: Dict[str, Layout] = {layout.name: layout for layout in (
+    Layout("wasmer-4.2", "wasmer-journal 0.1.1 (wasmer 4.2.8) and lib/journal of "
+           "February 2024", "0.7", False, 60, 9,
+           ("fd1", "fd2"), "data", 0),
+    Layout("wasmer-4.3", "wasmer-journal 0.2.0-0.10.0 (wasmer 4.3.0-4.4.0)",
+           "0.7", True, 60, 11, ("fd1", "fd2"), "compressed_data", 1),
+    Layout("wasmer-5", "wasmer-journal 0.11.0-0.18.0 (wasmer 5.0.0-rc.1-5.0.5)",
+           "0.8", True, 60, 11, ("fd1", "fd2"), "compressed_data", 2),
+    Layout("wasmer-6", "wasmer-journal 0.19.0-0.705.0 (wasmer 6.0-7.5)",
+           "0.8", True, 64, 12, ("read_fd", "write_fd"), "compressed_data", 3),
+)}
+
+#: The names of the layouts, oldest first.
+LAYOUTS: Tuple[str, ...] = tuple(_LAYOUTS)
+
+#: What a new journal is written in unless ``layout=`` says otherwise: the
+#: era of the seed's log_file.rs (wasmer-journal 0.5.0-0.7.0).
+DEFAULT_LAYOUT = "wasmer-4.3"
+
+# Other names users know the eras by.
+_LAYOUT_ALIASES = {"2024-02": "wasmer-4.2", "rkyv-0.7": "wasmer-4.3",
+                   "rkyv-0.8": "wasmer-6", "latest": "wasmer-6",
+                   "wasmer-7": "wasmer-6", "seed": DEFAULT_LAYOUT}
+
+
+def get_layout(layout: Union[str, Layout, None] = None) -> Layout:
+    """The Layout named ``layout`` (a name from LAYOUTS or an alias such as
+    ``"rkyv-0.7"``, ``"rkyv-0.8"``, ``"latest"``); None gives DEFAULT_LAYOUT."""
+    if isinstance(layout, Layout):
+        return layout
+    if layout is None:
+        layout = DEFAULT_LAYOUT
+    found = _LAYOUTS.get(_LAYOUT_ALIASES.get(layout, layout))
+    if found is None:
+        raise ValueError("unknown layout %r (expected one of %s)"
+                         % (layout, ", ".join(LAYOUTS + tuple(_LAYOUT_ALIASES))))
+    return found
+
+
+_ALL_LAYOUTS = frozenset(_LAYOUTS.values())
+
+
+def describe_layouts(layouts: Sequence[str], segments: Sequence = ()) -> str:
+    """One line saying which layouts a journal fits (its ``layouts``; with
+    ``segments``, its ``segment_layouts``, for a journal that fits none)."""
+    if len(layouts) == 1:
+        return "%s (%s)" % (layouts[0], _LAYOUTS[layouts[0]].releases)
+    if layouts:
+        return "compatible with %s (nothing in the file tells them apart)" % ", ".join(layouts)
+    parts = []
+    for segment in segments:
+        offset, names = (segment["offset"], segment["layouts"]) if isinstance(segment, dict) \
+            else segment
+        parts.append("%s at offset %d" % ("/".join(names), offset))
+    return "mixed: " + "; ".join(parts)
+
+
+def _newest(layouts) -> Layout:
+    return max(layouts, key=operator.attrgetter("rank"))
+
+
+# ---------------------------------------------------------------------------
 # Archived field types
 # ---------------------------------------------------------------------------
 #
@@ -961,12 +1101,20 @@ class _FieldType:
     decode  -- raw unpacked value -> Python value (None: used as is)
     encode  -- Python value -> raw value for struct.pack (None: as is)
     check   -- user value -> normalized Python value (raises on bad values)
-    vector  -- "bytes" or "str" for out-of-line data (i32 offset + u32 len)
+    vector  -- out-of-line data (i32 offset + u32 len): "bytes", "str" or
+               "lz4" (the entry holds the data uncompressed)
+    align   -- alignment of that data (16 for AlignedCowVec, 1 for Box<[u8]>)
+
+    A type whose archive form differs between layouts answers
+    ``for_layout(layout)`` with the form that layout stores; the others
+    are the same in every layout.
     """
 
-    __slots__ = ("name", "fmt", "size", "decode", "encode", "check", "vector")
+    __slots__ = ("name", "fmt", "size", "decode", "encode", "check", "vector",
+                 "align", "_by_layout")
 
-    def __init__(self, name, fmt, check, decode=None, encode=None, vector=None):
+    def __init__(self, name, fmt, check, decode=None, encode=None, vector=None,
+                 align=16, by_layout=None):
         self.name = name
         self.fmt = fmt
         self.size = struct.calcsize("<" + fmt)
@@ -974,6 +1122,12 @@ class _FieldType:
         self.decode = decode
         self.encode = encode
         self.vector = vector
+        self.align = align
+        self._by_layout = by_layout
+
+    def for_layout(self, layout: "Layout") -> "_FieldType":
+        """This type as ``layout`` archives it."""
+        return self if self._by_layout is None else self._by_layout(layout)
 
     def __repr__(self):
         return "<field type %s>" % self.name
@@ -1039,22 +1193,20 @@ def _decode_utf8(raw):
         raise _Invalid("invalid UTF-8 at byte %d of the string" % exc.start) from None
 
 
-def _check_hash8(value):
-    value = _check_bytes(value)
+def _encode_hash8(value):
     if len(value) != 8:
-        raise _fail("wasm_hash must be 8 bytes, got %d" % len(value))
+        raise _fail("a wasm_hash of %d bytes cannot be stored in layout wasmer-4.2 "
+                    "([u8; 8]); later layouts hold any length" % len(value))
     return value
 
 
-def _enum_type(enum_class):
-    members = {member.value: member for member in enum_class}
+def _enum_type(enum_class, explicit=None, allowed=None):
+    """The field type of a repr(u8) archived enum.
 
-    def decode(raw):
-        try:
-            return members[raw]
-        except KeyError:
-            raise _Invalid("%d is not a %s" % (raw, enum_class.__name__)) from None
-
+    ``explicit`` maps members to the explicit discriminant rkyv 0.8 stores
+    for them (rkyv 0.7 stores every variant's index); ``allowed(layout)``
+    gives the values a layout holds (default: all).
+    """
     def check(value):
         if isinstance(value, enum_class):
             return value
@@ -1068,7 +1220,44 @@ def _enum_type(enum_class):
         except (TypeError, ValueError):
             raise _fail("%r is not a %s" % (value, enum_class.__name__)) from None
 
-    return _FieldType(enum_class.__name__, "B", check, decode, int)
+    cache = {}
+
+    def by_layout(layout):
+        found = cache.get(layout)
+        if found is not None:
+            return found
+        values = allowed(layout) if allowed else None
+        stored = {}
+        for member in enum_class:                   # aliases are not iterated
+            if values is not None and member.value not in values:
+                continue                            # not in this era
+            raw = explicit.get(member.name, member.value) if (
+                explicit and layout.rkyv == "0.8") else member.value
+            stored[member] = raw
+        members = {raw: member for member, raw in stored.items()}
+
+        def decode(raw):
+            try:
+                return members[raw]
+            except KeyError:
+                raise _Invalid("%d is not a %s in layout %s"
+                               % (raw, enum_class.__name__, layout.name)) from None
+
+        if len(stored) == len(enum_class) and all(
+                member.value == raw for member, raw in stored.items()):
+            encode = int                            # packs as it is
+        else:
+            def encode(member):
+                try:
+                    return stored[member]
+                except KeyError:
+                    raise EntryValueError("%s.%s cannot be stored in layout %s (%s)"
+                                          % (enum_class.__name__, member.name,
+                                             layout.name, layout.releases)) from None
+        found = cache[layout] = _FieldType(enum_class.__name__, "B", check, decode, encode)
+        return found
+
+    return _FieldType(enum_class.__name__, "B", check, by_layout=by_layout)
 
 
 U8 = _FieldType("u8", "B", _int_checker(0, 0xFF, "u8"))
@@ -1078,7 +1267,19 @@ U64 = _FieldType("u64", "Q", _int_checker(0, 0xFFFFFFFFFFFFFFFF, "u64"))
 I32 = _FieldType("i32", "i", _int_checker(-(1 << 31), (1 << 31) - 1, "i32"))
 I64 = _FieldType("i64", "q", _int_checker(-(1 << 63), (1 << 63) - 1, "i64"))
 BOOL = _FieldType("bool", "B", _check_bool, _decode_bool, int)
-HASH8 = _FieldType("[u8; 8]", "8s", _check_hash8)
+HASH8 = _FieldType("[u8; 8]", "8s", _check_bytes, encode=_encode_hash8)
+def _check_hash(value):
+    value = _check_bytes(value)
+    if not value:
+        # Boxed, its record would read as the 8 zero bytes of a [u8; 8] hash.
+        raise _fail("wasm_hash must not be empty (wasmer writes 8 or 32 bytes)")
+    return value
+
+
+BOXED_HASH = _FieldType("Box<[u8]>", "iI", _check_hash, vector="bytes", align=1)
+# InitModuleV1.wasm_hash: inline in wasmer-4.2, boxed (8 or 32 bytes) after.
+WASM_HASH = _FieldType("[u8; 8] or Box<[u8]>", "iI", _check_hash,
+                       by_layout=lambda layout: BOXED_HASH if layout.boxed_hash else HASH8)
 BYTES = _FieldType("AlignedCowVec<u8>", "iI", _check_bytes, vector="bytes")
 STR = _FieldType("AlignedCowStr", "iI", _check_str, _decode_utf8, vector="str")
 
@@ -1086,6 +1287,7 @@ STR = _FieldType("AlignedCowStr", "iI", _check_str, _decode_utf8, vector="str")
 # types differ only in their JSON form.
 OFLAGS = _FieldType("Oflags (u16 bits)", "H", U16.check)
 FDFLAGS = _FieldType("Fdflags (u16 bits)", "H", U16.check)
+FDFLAGSEXT = _FieldType("Fdflagsext (u16 bits)", "H", U16.check)
 FSTFLAGS = _FieldType("Fstflags (u16 bits)", "H", U16.check)
 RIGHTS = _FieldType("Rights (u64 bits)", "Q", U64.check)
 SOCKPROTO = _FieldType("SockProto (u16)", "H", U16.check)
@@ -1494,12 +1696,13 @@ REGION = _FieldType("Range<u64>", "16s", _check_region,
 # -- The compressed memory of UpdateMemoryRegionV1 (an AlignedCowVec<u8>
 #    holding lz4_flex compress_prepend_size output); the entry keeps the
 #    uncompressed bytes.
-LZ4_BYTES = _FieldType("AlignedCowVec<u8> (LZ4)", "iI", _check_bytes, vector="bytes")
+LZ4_BYTES = _FieldType("AlignedCowVec<u8> (LZ4)", "iI", _check_bytes, vector="lz4")
 
-WHENCE = _enum_type(Whence)
-CLOCKID = _enum_type(Snapshot0Clockid)
-ADVICE = _enum_type(Advice)
-TRIGGER = _enum_type(SnapshotTrigger)
+_UNKNOWN_255 = {"Unknown": 255}
+WHENCE = _enum_type(Whence, _UNKNOWN_255)
+CLOCKID = _enum_type(Snapshot0Clockid, _UNKNOWN_255)
+ADVICE = _enum_type(Advice, _UNKNOWN_255)
+TRIGGER = _enum_type(SnapshotTrigger, allowed=operator.attrgetter("triggers"))
 EPOLL_CTL = _enum_type(EpollCtl)
 SECURITY = _enum_type(StreamSecurity)
 ADDRESS_FAMILY = _enum_type(Addressfamily)
@@ -1526,38 +1729,84 @@ class _Archive:
     Each field is ``(offset, field type, entry field name)``, with the
     archived struct's own field name as a fourth item where it differs.
     Fields are listed in declaration order, which is also the order their
-    out-of-line data is written in.
+    out-of-line data is written in.  The layout-specific form is a _Codec.
     """
 
     def __init__(self, name: str, size: int, *fields: tuple) -> None:
         self.name = name
         self.size = size
         self.fields = tuple(_ArchivedField(f[0], f[1], f[2], f[-1]) for f in fields)
+
+
+class _Codec:
+    """One entry class compiled for one layout: its root struct and the
+    steps that encode and decode it (see encode_entry and _decode_body)."""
+
+    __slots__ = ("cls", "layout", "unit", "name", "size", "fields", "root",
+                 "value_index", "vectors", "plain", "encode_getter", "encoders",
+                 "decode_getter", "decoders", "lz4_index")
+
+    def __init__(self, cls, layout: Layout) -> None:
+        archive = cls.archive
+        self.cls = cls
+        self.layout = layout
+        # The field-less records are serialized as () and read as the unit entry.
+        self.unit = None if archive is not None else tuple.__new__(cls, ())
+        if archive is None:
+            archive = _Archive("()", 0)
+        self.name = archive.name
+        self.size = archive.size
+        self.fields = fields = tuple(field._replace(type=field.type.for_layout(layout))
+                                     for field in archive.fields)
+        by_name = {field.name: field for field in fields}
         fmt = ["<"]
         position = 0
         self.value_index = {}
-        vectors = []
         values = 0
-        for field in sorted(self.fields, key=operator.attrgetter("offset")):
+        for field in sorted(fields, key=operator.attrgetter("offset")):
             if field.offset < position:
-                raise AssertionError("%s.%s overlaps" % (name, field.name))
+                raise AssertionError("%s.%s overlaps" % (self.name, field.name))
             if field.offset > position:
                 fmt.append("%dx" % (field.offset - position))
             fmt.append(field.type.fmt)
             position = field.offset + field.type.size
             self.value_index[field.name] = values
             values += len(struct.unpack("<" + field.type.fmt, bytes(field.type.size)))
-        if position > size:
-            raise AssertionError("%s fields overrun its size" % name)
-        fmt.append("%dx" % (size - position) if size > position else "")
+        if position > self.size:
+            raise AssertionError("%s fields overrun its size" % self.name)
+        fmt.append("%dx" % (self.size - position) if self.size > position else "")
         self.root = struct.Struct("".join(fmt))
-        assert self.root.size == size, name
-        self.value_count = values
+        assert self.root.size == self.size, self.name
         # Out-of-line data, in declaration order: (value index, offset, field).
-        for field in self.fields:
-            if field.type.vector:
-                vectors.append((self.value_index[field.name], field.offset, field))
-        self.vectors = tuple(vectors)
+        self.vectors = tuple((self.value_index[field.name], field.offset, field)
+                             for field in fields if field.type.vector)
+        # Entry index of each root value, in root order (a byte vector's
+        # offset and length both start as its data, and are replaced).
+        order = tuple(cls.fields.index(f.name)
+                      for f in sorted(fields, key=operator.attrgetter("offset"))
+                      for _ in range(2 if f.type.vector else 1))
+        self.encode_getter = (None if order == tuple(range(len(cls.fields)))
+                              else operator.itemgetter(*order))
+        # Enums and bools whose stored value is their int value pack as they are.
+        self.encoders = tuple((self.value_index[f.name], f.type.encode)
+                              for f in fields if f.type.encode not in (None, int))
+        # Entry index of each root value, for decoding; a plain struct's
+        # root values are its fields, in order, with nothing to decode.
+        indexes = [self.value_index[name] for name in cls.fields]
+        self.plain = (not self.vectors and values == len(cls.fields)
+                      and indexes == list(range(len(indexes)))
+                      and all(by_name[name].type.decode is None for name in cls.fields))
+        if len(indexes) > 1:
+            self.decode_getter = operator.itemgetter(*indexes)
+        else:       # a slice, so that it too returns a sequence: of 1 (or 0) values
+            self.decode_getter = operator.itemgetter(slice(0, len(indexes)))
+            assert indexes in ([], [0])
+        self.decoders = tuple((position, by_name[name].type.decode)
+                              for position, name in enumerate(cls.fields)
+                              if by_name[name].type.decode is not None)
+        # The entry field held LZ4-compressed (decoded entries keep the stored form).
+        self.lz4_index = next((cls.fields.index(f.name) for f in fields
+                               if f.type.vector == "lz4"), None)
 
 
 class JournalEntry(tuple):
@@ -1566,7 +1815,7 @@ class JournalEntry(tuple):
     Fields are attributes in the order of wasmer's ``JournalEntry`` variant
     (``fields``); entries compare equal only to entries of the same type.
     ``archive`` describes the archived struct the entry is stored as (None
-    for the field-less records stored as ``()``).
+    for the field-less records stored as ``()``); each layout compiles it.
     """
 
     __slots__ = ()
@@ -1575,17 +1824,10 @@ class JournalEntry(tuple):
     fields: ClassVar[Tuple[str, ...]] = ()
     archive: ClassVar[Optional[_Archive]] = None
 
+    # Other keyword names of fields (wasmer renamed some): alias -> field.
+    _aliases: ClassVar[Dict[str, str]] = {}
     # Derived from ``archive`` and ``fields`` by __init_subclass__.
     _checks: ClassVar[tuple] = ()
-    _plain: ClassVar[bool] = False
-    # The root struct's values from the entry (None: the entry itself), and
-    # the values to convert before packing: (value index, encode).
-    _encode_getter: ClassVar[Optional[Callable]] = None
-    _encoders: ClassVar[tuple] = ()
-    # The entry's raw values from the root's values (vectors filled in),
-    # and the fields to decode: (entry index, decode).
-    _decode_getter: ClassVar[Optional[Callable]] = None
-    _decoders: ClassVar[tuple] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -1599,35 +1841,16 @@ class JournalEntry(tuple):
             setattr(cls, name, property(operator.itemgetter(index),
                                         doc="%s (%s)" % (name, by_name[name].type.name)))
         cls._checks = tuple(by_name[name].type.check for name in cls.fields)
-        if archive is None:
-            return
-        # Entry index of each root value, in root order (a byte vector's
-        # offset and length both start as its data, and are replaced).
-        order = tuple(cls.fields.index(f.name)
-                      for f in sorted(archive.fields, key=operator.attrgetter("offset"))
-                      for _ in range(2 if f.type.vector else 1))
-        if order != tuple(range(len(cls.fields))):
-            cls._encode_getter = operator.itemgetter(*order)
-        # Enums and bools pack as they are (IntEnum and bool are ints).
-        cls._encoders = tuple((archive.value_index[f.name], f.type.encode)
-                              for f in archive.fields if f.type.encode not in (None, int))
-        # Entry index of each root value, for decoding; a plain struct's
-        # root values are its fields, in order, with nothing to decode.
-        indexes = [archive.value_index[name] for name in cls.fields]
-        cls._plain = (not archive.vectors and archive.value_count == len(cls.fields)
-                      and indexes == list(range(len(indexes)))
-                      and all(by_name[name].type.decode is None for name in cls.fields))
-        if len(indexes) > 1:
-            cls._decode_getter = operator.itemgetter(*indexes)
-        else:       # a slice, so that it too returns a sequence: of 1 (or 0) values
-            cls._decode_getter = operator.itemgetter(slice(0, len(indexes)))
-            assert indexes in ([], [0])
-        cls._decoders = tuple((position, by_name[name].type.decode)
-                              for position, name in enumerate(cls.fields)
-                              if by_name[name].type.decode is not None)
 
     def __new__(cls, *args, **kwargs):
         fields = cls.fields
+        if kwargs and cls._aliases:
+            for alias, name in cls._aliases.items():
+                if alias in kwargs:
+                    if name in kwargs:
+                        raise TypeError("%s got both %r and %r"
+                                        % (cls.__name__, name, alias))
+                    kwargs[name] = kwargs.pop(alias)
         if len(args) > len(fields):
             raise TypeError("%s takes %d fields, got %d"
                             % (cls.__name__, len(fields), len(args)))
@@ -1677,12 +1900,16 @@ class JournalEntry(tuple):
 
 
 class InitModuleV1(JournalEntry):
-    """The module whose (truncated) hash is ``wasm_hash`` was initialized."""
+    """The module whose hash is ``wasm_hash`` was initialized.
+
+    The hash is 8 bytes (XXHash) or 32 (SHA-256); the wasmer-4.2 layout
+    holds exactly 8.
+    """
     __slots__ = ()
     record_type = JournalEntryRecordType.InitModuleV1
     fields = ("wasm_hash",)
     archive = _Archive("JournalEntryInitModuleV1", 8,
-                       (0, HASH8, "wasm_hash"))
+                       (0, WASM_HASH, "wasm_hash"))
 
 
 class ClearEtherealV1(JournalEntry):
@@ -2015,13 +2242,20 @@ class TtySetV1(JournalEntry):
 
 
 class CreatePipeV1(JournalEntry):
-    """fd_pipe."""
+    """fd_pipe: ``fd1`` reads, ``fd2`` writes.
+
+    wasmer 6 names them ``read_fd`` and ``write_fd``: both names work, as
+    keywords and as attributes.
+    """
     __slots__ = ()
     record_type = JournalEntryRecordType.CreatePipeV1
     fields = ("fd1", "fd2")
+    _aliases = {"read_fd": "fd1", "write_fd": "fd2"}
     archive = _Archive("JournalEntryCreatePipeV1", 8,
                        (0, U32, "fd1"),
                        (4, U32, "fd2"))
+    read_fd = property(operator.itemgetter(0), doc="fd1, by wasmer 6's name")
+    write_fd = property(operator.itemgetter(1), doc="fd2, by wasmer 6's name")
 
 
 class CreateEventV1(JournalEntry):
@@ -2312,6 +2546,58 @@ class SnapshotV1(JournalEntry):
                        (16, TRIGGER, "trigger"))
 
 
+class OpenFileDescriptorV2(JournalEntry):
+    """path_open with the descriptor's own flags (wasmer-6 layout only).
+
+    ``fd_flags`` is the raw Fdflagsext bit set (CLOEXEC = 1).
+    """
+    __slots__ = ()
+    record_type = JournalEntryRecordType.OpenFileDescriptorV2
+    fields = ("fd", "dirfd", "dirflags", "path", "o_flags", "fs_rights_base",
+              "fs_rights_inheriting", "fs_flags", "fd_flags")
+    archive = _Archive("JournalEntryOpenFileDescriptorV2", 48,
+                       (0, U32, "fd"),
+                       (4, U32, "dirfd"),
+                       (8, U32, "dirflags"),
+                       (12, FDFLAGS, "fs_flags"),
+                       (14, FDFLAGSEXT, "fd_flags"),
+                       (16, OFLAGS, "o_flags"),
+                       (24, RIGHTS, "fs_rights_base"),
+                       (32, RIGHTS, "fs_rights_inheriting"),
+                       (40, STR, "path"))
+
+
+class DuplicateFileDescriptorV2(JournalEntry):
+    """fd_dup2 with close-on-exec (wasmer-6 layout only)."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.DuplicateFileDescriptorV2
+    fields = ("original_fd", "copied_fd", "cloexec")
+    archive = _Archive("JournalEntryDuplicateFileDescriptorV2", 16,
+                       (0, U32, "original_fd"),
+                       (4, U32, "copied_fd"),
+                       (8, BOOL, "cloexec"))
+
+
+class FileDescriptorSetFdFlagsV1(JournalEntry):
+    """fd_fdflags_set; ``flags`` is the raw Fdflagsext bit set (wasmer-6 only)."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.FileDescriptorSetFdFlagsV1
+    fields = ("fd", "flags")
+    archive = _Archive("JournalEntryFileDescriptorSetFdFlagsV1", 8,
+                       (0, U32, "fd"),
+                       (4, FDFLAGSEXT, "flags"))
+
+
+class SocketPairV1(JournalEntry):
+    """sock_pair: two connected sockets (wasmer-6 layout only)."""
+    __slots__ = ()
+    record_type = JournalEntryRecordType.SocketPairV1
+    fields = ("fd1", "fd2")
+    archive = _Archive("JournalEntrySocketPairV1", 8,
+                       (0, U32, "fd1"),
+                       (4, U32, "fd2"))
+
+
 #: The entry class of every record type, by record type.
 ENTRY_CLASSES: Dict[JournalEntryRecordType, type] = {
     cls.record_type: cls for cls in JournalEntry.__subclasses__()}
@@ -2330,11 +2616,112 @@ del _cls
 # ---------------------------------------------------------------------------
 
 _ZEROS = bytes(16)
-_UNIT_ENTRIES = {cls: tuple.__new__(cls, ()) for cls in ENTRY_CLASSES.values()
-                 if not cls.fields}
 # Builds a named tuple from its fields without the keyword handling of its
 # constructor (LogReadResult, LogWriteResult, RecordInfo: hot paths).
 _new_tuple = tuple.__new__
+
+for _layout in _LAYOUTS.values():
+    _layout._codecs = {cls: _Codec(cls, _layout) for cls in ENTRY_CLASSES.values()
+                       if cls.record_type in _layout.record_types}
+    _layout._by_code = [None] * len(_CLASS_BY_CODE)
+    for _cls, _codec in _layout._codecs.items():
+        _layout._by_code[_cls.record_type] = _codec
+del _layout, _cls, _codec
+_DEFAULT_LAYOUT = get_layout(DEFAULT_LAYOUT)
+
+
+def _record_layouts(code, buffer, start, end) -> Optional[frozenset]:
+    """The layouts that can hold the record ``buffer[start:end]`` of raw
+    type ``code``, judged by its bytes alone; None where all of them can."""
+    rule = _EVIDENCE.get(code)
+    if rule is None:
+        return None
+    layouts, size, bytes_at, boxed = rule
+    if end - start < size:
+        return layouts                  # too short for any: let decoding say why
+    root = end - size
+    for offset, table in bytes_at:
+        found = table.get(buffer[root + offset])
+        if found is not None:
+            layouts = found if layouts is None else layouts & found
+    if boxed:
+        # A [u8; 8] hash is the whole (8-aligned) body; a Box<[u8]> puts its
+        # 8 or 32 bytes before the 8-byte root.  (An empty Box would also be
+        # 8 bytes: no wasmer writes one, and neither does this module.)
+        layouts = _BOXED_HASH_LAYOUTS if end - start > 8 else _INLINE_HASH_LAYOUTS
+    return layouts
+
+
+def _build_evidence():
+    """For each record type whose bytes differ between layouts: the layouts
+    that hold the type, its root size, {root offset: {byte: layouts}}, and
+    whether the InitModuleV1 hash rule applies."""
+    evidence = {}
+    for cls in ENTRY_CLASSES.values():
+        holders = frozenset(layout for layout in _ALL_LAYOUTS
+                            if cls.record_type in layout.record_types)
+        codecs = [layout._codecs[cls] for layout in holders]
+        bytes_at = []
+        for position, field in enumerate(cls.archive.fields if cls.archive else ()):
+            if field.type.vector or field.type.fmt != "B":
+                continue
+            if any(codec.fields[position].type.decode is None for codec in codecs):
+                continue                            # every byte is valid everywhere
+            tables = {}
+            for codec in codecs:
+                decode = codec.fields[position].type.decode
+                for raw in range(256):
+                    try:
+                        decode(raw)
+                    except _Invalid:
+                        continue
+                    tables.setdefault(raw, set()).add(codec.layout)
+            if any(layouts != holders for layouts in tables.values()):
+                bytes_at.append((field.offset, {raw: frozenset(layouts)
+                                                for raw, layouts in tables.items()}))
+        boxed = cls is InitModuleV1
+        if holders != _ALL_LAYOUTS or bytes_at or boxed:
+            evidence[cls.record_type] = (None if holders == _ALL_LAYOUTS else holders,
+                                         cls.archive.size if cls.archive else 0,
+                                         tuple(bytes_at), boxed)
+    return evidence
+
+
+_BOXED_HASH_LAYOUTS = frozenset(l for l in _ALL_LAYOUTS if l.boxed_hash)
+_INLINE_HASH_LAYOUTS = _ALL_LAYOUTS - _BOXED_HASH_LAYOUTS
+_EVIDENCE = _build_evidence()
+#: Raw record types whose bytes can tell layouts apart (the read loops
+#: test membership before looking).
+_EVIDENCE_CODES = frozenset(_EVIDENCE)
+
+
+class _LayoutTracker:
+    """The layouts a journal segment can be in, narrowed record by record.
+
+    ``codecs`` are those of the newest candidate: every candidate decodes
+    what has been seen the same way, and a record only one era can hold
+    narrows the candidates before it is decoded.
+    """
+
+    __slots__ = ("start", "layouts", "codecs")
+
+    def __init__(self, layouts=_ALL_LAYOUTS):
+        self.start = layouts
+        self.reset()
+
+    def reset(self):
+        """A new segment (a magic number): every candidate again."""
+        self.layouts = self.start
+        self.codecs = _newest(self.start)._by_code
+
+    def see(self, code, buffer, start, end):
+        """Narrow by the record of raw type ``code`` at ``buffer[start:end]``."""
+        found = _record_layouts(code, buffer, start, end)
+        if found is not None:
+            narrowed = self.layouts & found
+            if narrowed and narrowed != self.layouts:
+                self.layouts = narrowed
+                self.codecs = _newest(narrowed)._by_code
 
 
 class _FieldInvalid(_Invalid):
@@ -2347,43 +2734,60 @@ class _LZ4Invalid(_FieldInvalid):
     """The compressed memory of an UpdateMemoryRegionV1 does not decode."""
 
 
-def encode_entry(entry: JournalEntry, position: int = 0) -> bytes:
+def _codec_for(entry, layout: Layout) -> _Codec:
+    """The codec of ``entry``'s class in ``layout``, or a clear error."""
+    codec = layout._codecs.get(type(entry))
+    if codec is not None:
+        return codec
+    if not isinstance(entry, JournalEntry) or type(entry) is JournalEntry:
+        raise TypeError("expected a journal entry, got %s" % type(entry).__name__)
+    cls = ENTRY_CLASSES.get(entry.record_type)
+    codec = layout._codecs.get(cls)
+    if codec is None:
+        raise EntryValueError("%s cannot be stored in layout %s (%s): it has no "
+                              "record type %d" % (cls.__name__, layout.name,
+                                                  layout.releases, entry.record_type))
+    return codec
+
+
+def encode_entry(entry: JournalEntry, position: int = 0,
+                 layout: Union[str, Layout, None] = None) -> bytes:
     """The archived body of ``entry`` when it is written at ``position``.
 
     ``position`` is the serializer position of the body's first byte: its
     offset in the file, counted from the start of the journal segment.  It
     decides the alignment padding, as rkyv's ``serialize_value`` does: each
     byte vector or string is padded to 16 and written first, in field order,
-    then the root struct is padded to 8 and written last.
+    then the root struct is padded to 8 and written last.  ``layout`` (a
+    Layout or its name; default DEFAULT_LAYOUT) is the era to write in: an
+    entry it cannot hold raises EntryValueError.
     """
-    cls = type(entry)
-    if not isinstance(entry, JournalEntry) or cls is JournalEntry:
-        raise TypeError("expected a journal entry, got %s" % cls.__name__)
-    archive = cls.archive
-    if archive is None:
+    codec = _codec_for(entry, _DEFAULT_LAYOUT if layout is None else get_layout(layout))
+    if codec.unit is not None:
         return b""                      # serialize_value(&()) writes nothing
-    getter = cls._encode_getter
+    getter = codec.encode_getter
     raw = entry if getter is None else getter(entry)
-    encoders = cls._encoders
-    vectors = archive.vectors
+    encoders = codec.encoders
+    vectors = codec.vectors
     if not encoders and not vectors:
         # Plain struct: only padding to 8 before the root.
         pad = -position & 7
-        return _ZEROS[:pad] + archive.root.pack(*raw) if pad else archive.root.pack(*raw)
+        return _ZEROS[:pad] + codec.root.pack(*raw) if pad else codec.root.pack(*raw)
     raw = list(raw)
     for value_index, encode in encoders:
         raw[value_index] = encode(raw[value_index])
-    if cls is UpdateMemoryRegionV1:
-        raw[0] = entry.compressed_data
-    # Each vector is padded to 16 and written in field order; the root
-    # (padded to 8) follows and points back at them.
+    # Each vector is padded to its alignment and written in field order; the
+    # root (padded to 8) follows and points back at them.
     chunks = []
     here = position
     for value_index, _, field in vectors:
+        kind = field.type.vector
         data = raw[value_index]
-        if field.type.vector == "str":
+        if kind == "str":
             data = data.encode("utf-8")
-        pad = -here & 15
+        elif kind == "lz4":
+            data = entry.compressed_data
+        pad = -here & (field.type.align - 1)
         chunks.append(_ZEROS[:pad])
         chunks.append(data)
         raw[value_index] = here + pad          # its start, made relative below
@@ -2396,45 +2800,45 @@ def encode_entry(entry: JournalEntry, position: int = 0) -> bytes:
         relative = raw[value_index] - (here + offset)
         if relative < -(1 << 31) or raw[value_index + 1] > 0xFFFFFFFF:
             raise EntryValueError("%s.%s is too large to archive (%d bytes)"
-                                  % (cls.__name__, field.name, raw[value_index + 1]))
+                                  % (codec.cls.__name__, field.name, raw[value_index + 1]))
         raw[value_index] = relative
-    chunks.append(archive.root.pack(*raw))
+    chunks.append(codec.root.pack(*raw))
     return b"".join(chunks)
 
 
-def encode_record(entry: JournalEntry, position: int) -> bytes:
+def encode_record(entry: JournalEntry, position: int,
+                  layout: Union[str, Layout, None] = None) -> bytes:
     """Header and body of ``entry`` as written with its header at ``position``."""
-    body = encode_entry(entry, position + RECORD_HEADER_SIZE)
+    body = encode_entry(entry, position + RECORD_HEADER_SIZE, layout)
     return _header_struct.pack(entry.record_type, len(body) >> 32,
                                len(body) & 0xFFFFFFFF) + body
 
 
-def _decode_body(cls, buf, start, end, base, max_uncompressed):
-    """Decode and validate the body ``buf[start:end]`` of a ``cls`` record.
+def _decode_body(codec, buf, start, end, base, max_uncompressed):
+    """Decode and validate the body ``buf[start:end]`` with ``codec``.
 
     ``base`` is where the journal segment starts (alignment counts from
-    it; None skips the alignment check).  Checks what rkyv 0.7's
-    ``check_archived_root`` checks: the root fits and is aligned, every
-    byte vector lies before the root and after the previous one, bools are
-    0 or 1, enum and Option tags are known; strings must also be UTF-8.
-    Raises _Invalid.
+    it; None skips the alignment check).  Checks what rkyv's validation
+    checks: the root fits and is aligned, every byte vector lies before the
+    root and after the previous one, bools are 0 or 1, enum and Option tags
+    are known to the layout; strings must also be UTF-8.  Raises _Invalid.
     """
-    archive = cls.archive
-    if archive is None:
-        return _UNIT_ENTRIES[cls]        # wasmer ignores the body of () records
-    root_pos = end - archive.size
+    if codec.unit is not None:
+        return codec.unit                # wasmer ignores the body of () records
+    cls = codec.cls
+    root_pos = end - codec.size
     if root_pos < start:
         raise _Invalid("body of %d bytes is shorter than %s (%d bytes)"
-                       % (end - start, archive.name, archive.size))
+                       % (end - start, codec.name, codec.size))
     if base is not None and ((start - base) & 7 or (root_pos - base) & 7):
-        raise _Invalid("%s at offset %d is not 8-aligned" % (archive.name, root_pos))
-    values = archive.root.unpack_from(buf, root_pos)
-    if cls._plain:
+        raise _Invalid("%s at offset %d is not 8-aligned" % (codec.name, root_pos))
+    values = codec.root.unpack_from(buf, root_pos)
+    if codec.plain:
         return tuple.__new__(cls, values)
-    if archive.vectors:
+    if codec.vectors:
         values = list(values)
         lower = start
-        for value_index, offset, field in archive.vectors:
+        for value_index, offset, field in codec.vectors:
             length = values[value_index + 1]
             data = root_pos + offset + values[value_index]
             if data < lower or data + length > root_pos:
@@ -2445,30 +2849,31 @@ def _decode_body(cls, buf, start, end, base, max_uncompressed):
             # bytes and mmap slice to bytes; bytearray and memoryview do not
             values[value_index] = raw if type(raw) is bytes else bytes(raw)
             lower = data + length
-    items = cls._decode_getter(values)
-    decoders = cls._decoders
-    if not decoders:
+    items = codec.decode_getter(values)
+    decoders = codec.decoders
+    lz4_index = codec.lz4_index
+    if not decoders and lz4_index is None:
         return tuple.__new__(cls, items)
     items = list(items)
     try:
         for position, decode in decoders:
             items[position] = decode(items[position])
     except _Invalid as exc:
-        for field in archive.fields:
+        for field in codec.fields:
             decode = field.type.decode
             if decode is not None:
                 try:
-                    decode(values[archive.value_index[field.name]])
+                    decode(values[codec.value_index[field.name]])
                 except _Invalid:
                     raise _FieldInvalid(str(exc), field.archived_name) from None
         raise
-    if cls is UpdateMemoryRegionV1:
-        compressed = items[1]
-        items[1] = _decompress_region(compressed, max_uncompressed)
-        entry = tuple.__new__(cls, items)
-        object.__setattr__(entry, "_compressed", compressed)
-        return entry
-    return tuple.__new__(cls, items)
+    if lz4_index is None:
+        return tuple.__new__(cls, items)
+    compressed = items[lz4_index]
+    items[lz4_index] = _decompress_region(compressed, max_uncompressed)
+    entry = tuple.__new__(cls, items)
+    object.__setattr__(entry, "_compressed", compressed)
+    return entry
 
 
 def _decompress_region(compressed, max_uncompressed):
@@ -2484,20 +2889,30 @@ def _corrupt(exc: _Invalid, offset: int) -> CorruptRecordError:
 
 
 def decode_entry(record_type: int, body: bytes, position: int = 0, *,
+                 layout: Union[str, Layout, None] = None,
                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
                  ) -> JournalEntry:
     """Decode and validate one record body.
 
     ``position`` is where the body starts, counted from the start of its
-    journal segment (it matters for alignment checks only).  Raises
-    CorruptRecordError (offset: ``position``) on an invalid body, and
-    ValueError on an unknown record type.
+    journal segment (it matters for alignment checks only).  ``layout``
+    is the era to read it in; by default the body's own bytes decide, as
+    they do for a journal's first record.  Raises CorruptRecordError
+    (offset: ``position``) on an invalid body, and ValueError on a record
+    type the layout (or every layout) lacks.
     """
-    cls = _CLASS_BY_CODE[record_type] if 0 <= record_type < len(_CLASS_BY_CODE) else None
-    if cls is None:
+    if layout is None:
+        tracker = _LayoutTracker()
+        if record_type in _EVIDENCE_CODES:
+            tracker.see(record_type, body, 0, len(body))
+        codecs = tracker.codecs
+    else:
+        codecs = get_layout(layout)._by_code
+    codec = codecs[record_type] if 0 <= record_type < len(codecs) else None
+    if codec is None:
         raise ValueError("unknown record type %r" % (record_type,))
     try:
-        return _decode_body(cls, body, 0, len(body), -position, max_uncompressed_size)
+        return _decode_body(codec, body, 0, len(body), -position, max_uncompressed_size)
     except _Invalid as exc:
         raise _corrupt(exc, position) from None
 
@@ -2550,6 +2965,50 @@ def iter_records(buffer, start: int = 0) -> Iterator[RecordInfo]:
         pos = end
 
 
+def _scan_layouts(buffer, pos: int, stop: int, layouts=_ALL_LAYOUTS) -> frozenset:
+    """Narrow ``layouts`` by the records of one segment from ``pos`` (a
+    header, or the segment's magic) up to ``stop``."""
+    tracker = _LayoutTracker(layouts)
+    unpack = _header_struct.unpack_from
+    evidence = _EVIDENCE_CODES
+    if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
+        pos += RECORD_HEADER_SIZE
+    while stop - pos >= RECORD_HEADER_SIZE:
+        code, high, low = unpack(buffer, pos)
+        end = pos + RECORD_HEADER_SIZE + (high << 32 | low)
+        if end > stop or code >= _MAX_CODE or tracker.codecs[code] is None:
+            break
+        if code in evidence:
+            tracker.see(code, buffer, pos + RECORD_HEADER_SIZE, end)
+        pos = end
+    return tracker.layouts
+
+
+def _segment_layouts(buffer) -> List[Tuple[int, frozenset]]:
+    """(offset, layouts) of each segment of a journal buffer."""
+    found = []
+    for info in _segments(buffer):
+        found.append((info[0], _scan_layouts(buffer, info[0], info[1])))
+    return found
+
+
+def _segments(buffer) -> List[Tuple[int, int]]:
+    """(start, end) of each segment: from its magic to the next one (or to
+    where reading stops)."""
+    starts = [0]
+    last_end = 0
+    for info in iter_records(buffer):
+        if info.segment_start != starts[-1]:
+            starts.append(info.segment_start)
+        last_end = info.record_end
+    ends = starts[1:] + [max(last_end, starts[-1] + RECORD_HEADER_SIZE)]
+    return list(zip(starts, ends))
+
+
+def _layout_names(layouts) -> Tuple[str, ...]:
+    return tuple(name for name in LAYOUTS if _LAYOUTS[name] in layouts)
+
+
 class LogFileJournalRx:
     """Reads the records of a journal buffer, in order.
 
@@ -2565,6 +3024,7 @@ class LogFileJournalRx:
 
     def __init__(self, buffer, *, strict: bool = False,
                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE,
+                 layout: Union[str, Layout, None] = None,
                  _reopen: Optional[Callable[[], "LogFileJournalRx"]] = None,
                  _mapping: Optional[mmap.mmap] = None) -> None:
         self._buffer = buffer
@@ -2577,6 +3037,10 @@ class LogFileJournalRx:
         self.stop: Optional[JournalStop] = None
         self._pos = _check_magic(buffer, self._size)
         self._segment = 0
+        self._forced_layout = None if layout is None else get_layout(layout)
+        self._tracker = _LayoutTracker(_ALL_LAYOUTS if layout is None
+                                       else frozenset((self._forced_layout,)))
+        self._segment_layouts = None
 
     @classmethod
     def _from_fd(cls, fd: int, **options) -> "LogFileJournalRx":
@@ -2611,7 +3075,9 @@ class LogFileJournalRx:
         segment = self._segment
         max_uncompressed = self.max_uncompressed_size
         unpack = _header_struct.unpack_from
-        classes = _CLASS_BY_CODE
+        tracker = self._tracker
+        codecs = tracker.codecs
+        evidence = _EVIDENCE_CODES
         decode = _decode_body
         batch = []
         while len(batch) < limit:
@@ -2624,10 +3090,12 @@ class LogFileJournalRx:
                             % (size - pos), pos)
                 break
             code, high, low = unpack(buffer, pos)
-            cls = classes[code] if code < _MAX_CODE else None
-            if cls is None:
+            codec = codecs[code] if code < _MAX_CODE else None
+            if codec is None:
                 if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
                     self._segment = segment = pos          # a concatenated journal
+                    tracker.reset()
+                    codecs = tracker.codecs
                     pos += RECORD_HEADER_SIZE
                     continue
                 self.stop = JournalStop("unknown-record-type", pos, code)
@@ -2639,10 +3107,17 @@ class LogFileJournalRx:
                 if self.strict and not batch:
                     raise TruncatedRecordError(
                         "%s record of %d bytes runs %d bytes past the end"
-                        % (cls.__name__, end - start, end - size), pos)
+                        % (codec.cls.__name__, end - start, end - size), pos)
                 break
+            if code in evidence:
+                tracker.see(code, buffer, start, end)
+                codecs = tracker.codecs
+                codec = codecs[code]
+                if codec is None:            # e.g. type 61 in a wasmer-4.3 journal
+                    self.stop = JournalStop("unknown-record-type", pos, code)
+                    break
             try:
-                entry = decode(cls, buffer, start, end, segment, max_uncompressed)
+                entry = decode(codec, buffer, start, end, segment, max_uncompressed)
             except _Invalid as exc:
                 if batch:
                     break                    # raise when this record is next
@@ -2677,10 +3152,49 @@ class LogFileJournalRx:
 
     def as_restarted(self) -> "LogFileJournalRx":
         """A new reader from the first record, of the journal as it is now."""
-        options = dict(strict=self.strict, max_uncompressed_size=self.max_uncompressed_size)
+        options = dict(strict=self.strict, max_uncompressed_size=self.max_uncompressed_size,
+                       layout=self._forced_layout)
         if self._reopen is not None:
             return self._reopen()
         return LogFileJournalRx(self._buffer, **options)
+
+    @property
+    def segment_layouts(self) -> List[Tuple[int, Tuple[str, ...]]]:
+        """Each segment's offset (its magic number) and the names of the
+        layouts its records fit, oldest first (one name: the layout is known).
+
+        Computed once, by a pass over the records' headers and the few
+        bytes that differ between layouts.
+        """
+        if self._segment_layouts is None:
+            if self._forced_layout is not None:
+                found = [(0, (self._forced_layout.name,))]
+            else:
+                found = [(start, _layout_names(layouts))
+                         for start, layouts in _segment_layouts(self._buffer)]
+            self._segment_layouts = found
+        return self._segment_layouts
+
+    @property
+    def layouts(self) -> Tuple[str, ...]:
+        """The layouts every segment of the journal fits, oldest first.
+
+        Several names: nothing in the file tells them apart, and each reads
+        and rewrites it to the same bytes.  Empty: the segments disagree (a
+        concatenation of journals of different eras; see segment_layouts).
+        """
+        common = None
+        for _, names in self.segment_layouts:
+            common = set(names) if common is None else common & set(names)
+        if common is None:
+            return LAYOUTS if self._forced_layout is None else (self._forced_layout.name,)
+        return tuple(name for name in LAYOUTS if name in common)
+
+    @property
+    def layout(self) -> Optional[str]:
+        """The journal's layout when only one fits it, else None (see layouts)."""
+        layouts = self.layouts
+        return layouts[0] if len(layouts) == 1 else None
 
     def owned_buffer(self) -> memoryview:
         """The bytes this reader sees, as a read-only view (no copy).
@@ -2714,6 +3228,12 @@ class LogFileJournalRx:
             self._pos = position
             self._segment = segment_start
             self.stop = None
+            tracker = self._tracker
+            tracker.reset()
+            if self._forced_layout is None:
+                # What the segment's records before ``position`` said.
+                tracker.layouts = _scan_layouts(self._buffer, segment_start, position)
+                tracker.codecs = _newest(tracker.layouts)._by_code
 
     def close(self) -> None:
         """Release the mapping of the file (safe to call twice)."""
@@ -2751,7 +3271,7 @@ class _Walk:
     """The outcome of walking the records of a journal buffer."""
 
     __slots__ = ("records", "errors", "good_end", "segment", "stop", "stop_code",
-                 "stop_at", "fits")
+                 "stop_at", "fits", "layouts")
 
     def __init__(self):
         self.records = 0            # valid records
@@ -2762,32 +3282,45 @@ class _Walk:
         self.stop_code = None
         self.stop_at = None
         self.fits = False           # the stopping header's record fits the data
+        self.layouts = _ALL_LAYOUTS  # the layouts the last segment fits
 
 
 def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
-          aligned: bool = True) -> _Walk:
+          aligned: bool = True, layouts: frozenset = _ALL_LAYOUTS) -> _Walk:
     """Walk records from ``pos`` to the end of ``buffer``, like the reader.
 
     With ``validate`` every body is decoded; otherwise only the last one.
     ``aligned=False`` skips the alignment checks (records found by _resync
     may have been appended by wasmer after a torn tail of any length).
+    ``layouts`` are those the segment at ``pos`` can be in (its records
+    before ``pos`` narrowed them); ``walk.layouts`` are those of the last
+    segment when the walk ends.
     """
     walk = _Walk()
     walk.good_end = pos
     walk.segment = segment
     size = len(buffer)
     unpack = _header_struct.unpack_from
+    tracker = _LayoutTracker(_ALL_LAYOUTS)
+    tracker.layouts = layouts
+    tracker.codecs = _newest(layouts)._by_code
+    evidence = _EVIDENCE_CODES
     while True:
+        walk.layouts = tracker.layouts
         if size - pos < RECORD_HEADER_SIZE:
             if pos < size:
                 walk.stop, walk.stop_at = "truncated-header", pos
             return walk
         code, high, low = unpack(buffer, pos)
-        cls = _CLASS_BY_CODE[code] if code < _MAX_CODE else None
+        codec = tracker.codecs[code] if code < _MAX_CODE else None
         end = pos + RECORD_HEADER_SIZE + (high << 32 | low)
-        if cls is None:
+        if codec is not None and code in evidence and end <= size:
+            tracker.see(code, buffer, pos + RECORD_HEADER_SIZE, end)
+            codec = tracker.codecs[code]
+        if codec is None:
             if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
                 segment = pos
+                tracker.reset()
                 pos += RECORD_HEADER_SIZE
                 if not walk.errors or walk.errors[-1][0] < walk.good_end:
                     walk.good_end, walk.segment = pos, segment
@@ -2800,7 +3333,7 @@ def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
             return walk
         if validate or end == size:
             try:
-                _decode_body(cls, buffer, pos + RECORD_HEADER_SIZE, end,
+                _decode_body(codec, buffer, pos + RECORD_HEADER_SIZE, end,
                              segment if aligned else None, limit)
             except _Invalid as exc:
                 walk.errors.append((pos, _corrupt(exc, pos)))
@@ -2811,9 +3344,9 @@ def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
         pos = end
 
 
-# A plausible record header (type 1..60, body under 4 GiB) or a magic number.
+# A plausible record header (type 1..64, body under 4 GiB) or a magic number.
 _PLAUSIBLE_HEADER = re.compile(
-    b"(?=(\x00[\x01-\x3c]\x00\x00|%s))" % re.escape(JOURNAL_MAGIC_NUMBER_BYTES), re.DOTALL)
+    b"(?=(\x00[\x01-\x40]\x00\x00|%s))" % re.escape(JOURNAL_MAGIC_NUMBER_BYTES), re.DOTALL)
 
 
 def _resync(buffer, start: int, limit: int) -> Tuple[int, int]:
@@ -2843,25 +3376,27 @@ def _examine(buffer, validate: bool = True,
     return _examine_walk(buffer, validate, limit)[0]
 
 
-def _examine_walk(buffer, validate: bool, limit: int) -> Tuple[JournalReport, int]:
-    """_examine, and the start of the segment the report's ``end`` is in."""
+def _examine_walk(buffer, validate: bool, limit: int) -> Tuple[JournalReport, int, frozenset]:
+    """_examine, the start of the segment the report's ``end`` is in, and
+    the layouts that segment fits."""
     size = len(buffer)
     if size < RECORD_HEADER_SIZE:
         if JOURNAL_MAGIC_NUMBER_BYTES.startswith(bytes(buffer[:size])):
             status = "torn-tail" if size else "ok"
-            return JournalReport(status, size, 0, 0, "truncated-header" if size else None), 0
+            return JournalReport(status, size, 0, 0, "truncated-header" if size else None), 0, _ALL_LAYOUTS
         return JournalReport("invalid-magic", size, 0, 0, errors=(
-            InvalidMagicError("%d bytes that do not start a magic number" % size, 0),)), 0
+            InvalidMagicError("%d bytes that do not start a magic number" % size, 0),)), 0, _ALL_LAYOUTS
     try:
         _check_magic(buffer, size)
     except InvalidMagicError as exc:
-        return JournalReport("invalid-magic", size, 0, 0, errors=(exc,)), 0
+        return JournalReport("invalid-magic", size, 0, 0, errors=(exc,)), 0, _ALL_LAYOUTS
     walk = _walk(buffer, RECORD_HEADER_SIZE, 0, validate, limit)
     errors = [error for offset, error in walk.errors if offset < walk.good_end]
     trailing = [error for offset, error in walk.errors if offset >= walk.good_end]
     if walk.stop is None and not trailing:
         status = "corrupt" if errors else "ok"
-        return JournalReport(status, size, walk.records, size, errors=tuple(errors)), walk.segment
+        return (JournalReport(status, size, walk.records, size, errors=tuple(errors)),
+                walk.segment, walk.layouts)
     tail = "invalid-record" if trailing else walk.stop
     resync_at, unreachable = _resync(buffer, walk.good_end, limit)
     if resync_at >= 0:
@@ -2869,7 +3404,7 @@ def _examine_walk(buffer, validate: bool, limit: int) -> Tuple[JournalReport, in
             "unreadable record (%s) before valid records at offset %d" % (tail, resync_at),
             walk.stop_at)])[0])
         return JournalReport("corrupt", size, walk.records, walk.good_end, tail,
-                             tuple(errors), unreachable), walk.segment
+                             tuple(errors), unreachable), walk.segment, walk.layouts
     if errors:
         status = "corrupt"
     elif walk.stop == "unknown-record-type" and walk.fits and not trailing:
@@ -2878,7 +3413,7 @@ def _examine_walk(buffer, validate: bool, limit: int) -> Tuple[JournalReport, in
     else:
         status = "torn-tail"
     return JournalReport(status, size, walk.records, walk.good_end, tail,
-                         tuple(errors) + tuple(trailing)), walk.segment
+                         tuple(errors) + tuple(trailing)), walk.segment, walk.layouts
 
 
 def _map_file(fd: int):
@@ -3097,11 +3632,17 @@ class LogFileJournalTx:
     after it as wasmer does (the new records are then unreachable).
     Corruption, an unknown record type or a wrong magic number always
     raise: nothing valid is ever cut off.
+
+    ``layout`` (see LAYOUTS) is the era a new file is written in (default
+    DEFAULT_LAYOUT).  An existing file continues in its own: ``layout``
+    must then be one the file fits, or LayoutError is raised.  ``layout``
+    (the attribute) is the Layout records are written in; an entry it
+    cannot hold raises EntryValueError and nothing is written.
     """
 
     def __init__(self, fd: int, *, path: Optional[str] = None, sync: str = "flush",
                  lock: Optional[str] = None, on_torn_tail: str = "repair",
-                 buffer_size: int = 0,
+                 buffer_size: int = 0, layout: Union[str, Layout, None] = None,
                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE,
                  _owns_fd: bool = True, _private_offset: bool = False) -> None:
         if sync not in _SYNC_MODES:
@@ -3138,6 +3679,9 @@ class LogFileJournalTx:
         self._closed = False
         self._pos = -1
         self._segment = 0
+        self._asked_layout = None if layout is None else get_layout(layout)
+        self._layouts = _ALL_LAYOUTS     # those the last segment fits
+        self.layout: Layout = self._asked_layout or _DEFAULT_LAYOUT
         if lock == "exclusive":
             self._lock_exclusively()
         try:
@@ -3172,18 +3716,26 @@ class LogFileJournalTx:
         if size == self._pos:
             return
         segment = self._segment
+        layouts = _ALL_LAYOUTS
         if size and self.on_torn_tail == "keep":
             _check_magic(_pread(self._fd, 8, 0), min(size, 8))
+            mapping = _map_file(self._fd)
+            try:
+                segment, layouts = _segment_layouts(mapping)[-1]
+            finally:
+                mapping.close()
         elif size:
             mapping = _map_file(self._fd)
             try:
                 walk = None
                 if 0 < self._pos <= size:      # someone else appended: walk just that
-                    walk = _walk(mapping, self._pos, segment, False, self.max_uncompressed_size)
+                    walk = _walk(mapping, self._pos, segment, False, self.max_uncompressed_size,
+                                 layouts=self._layouts)
                 if walk is not None and walk.stop is None and not walk.errors:
-                    report, segment = None, walk.segment
+                    report, segment, layouts = None, walk.segment, walk.layouts
                 else:
-                    report, segment = _examine_walk(mapping, False, self.max_uncompressed_size)
+                    report, segment, layouts = _examine_walk(
+                        mapping, False, self.max_uncompressed_size)
             finally:
                 mapping.close()            # before any truncation: never map a cut file
             if report is None or report.status == "ok":
@@ -3203,6 +3755,26 @@ class LogFileJournalTx:
                     _fsync_directory(self.path)
         self._pos = size
         self._segment = segment
+        self._choose_layout(layouts, size == RECORD_HEADER_SIZE)
+
+    def _choose_layout(self, layouts: frozenset, empty: bool) -> None:
+        """Continue the layout the file's last segment is in (``layouts``:
+        those it fits), or the asked one; raise LayoutError if they differ."""
+        asked = self._asked_layout
+        if empty or layouts == _ALL_LAYOUTS:
+            chosen = asked or _DEFAULT_LAYOUT
+        elif asked is not None:
+            if asked not in layouts:
+                raise LayoutError(
+                    "%s is in layout %s, not %s: appending %s records would make it "
+                    "unreadable; convert() rewrites a journal for another layout"
+                    % (self.path or "the journal", " or ".join(_layout_names(layouts)),
+                       asked.name, asked.name))
+            chosen = asked
+        else:
+            chosen = _DEFAULT_LAYOUT if _DEFAULT_LAYOUT in layouts else _newest(layouts)
+        self._layouts = layouts if not empty else _ALL_LAYOUTS
+        self.layout = chosen
 
     def write(self, entry: JournalEntry) -> LogWriteResult:
         """Append ``entry``; returns where its body landed."""
@@ -3224,7 +3796,7 @@ class LogFileJournalTx:
     def _append(self, entry: JournalEntry) -> LogWriteResult:
         header_offset = self._pos
         start = header_offset + RECORD_HEADER_SIZE
-        body = encode_entry(entry, start)
+        body = encode_entry(entry, start, self.layout)
         size = len(body)
         record = _header_struct.pack(entry.record_type, size >> 32, size & 0xFFFFFFFF)
         buffer = self._buffer
@@ -3372,6 +3944,21 @@ class RecombinedJournal:
         """Why reading ended early, if it did."""
         return self.rx.stop
 
+    @property
+    def layout(self) -> Optional[str]:
+        """The layout the journal's records are in, when only one fits."""
+        return self.rx.layout
+
+    @property
+    def layouts(self) -> Tuple[str, ...]:
+        """The layouts the journal's records fit (see LogFileJournalRx.layouts)."""
+        return self.rx.layouts
+
+    @property
+    def segment_layouts(self) -> List[Tuple[int, Tuple[str, ...]]]:
+        """Each segment's offset and the layouts it fits."""
+        return self.rx.segment_layouts
+
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self.rx)
 
@@ -3397,17 +3984,22 @@ class LogFileJournal(RecombinedJournal):
     into an empty file.  Writes go to the end of the file; the reader sees
     the file as it was when the journal was opened (``as_restarted()``
     gives a fresh reader).
+
+    ``layout`` is the era new records are written in (see LogFileJournalTx);
+    reading finds each segment's layout from its records (``layout``,
+    ``layouts`` and ``segment_layouts`` say what it found).
     """
 
     def __init__(self, path: Union[str, "os.PathLike[str]"], *, sync: str = "flush",
                  lock: Optional[str] = None, on_torn_tail: str = "repair",
                  buffer_size: int = 0, strict: bool = False,
+                 layout: Union[str, Layout, None] = None,
                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> None:
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
         self.path = os.fspath(path)
         fd = os.open(path, flags, 0o666)
         self._setup(fd, dict(path=self.path, sync=sync, lock=lock, on_torn_tail=on_torn_tail,
-                             buffer_size=buffer_size, _private_offset=True,
+                             buffer_size=buffer_size, _private_offset=True, layout=layout,
                              max_uncompressed_size=max_uncompressed_size),
                     dict(strict=strict, max_uncompressed_size=max_uncompressed_size))
 
@@ -3444,19 +4036,25 @@ class LogFileJournal(RecombinedJournal):
 
     @classmethod
     def new_readonly(cls, path, *, strict: bool = False,
+                     layout: Union[str, Layout, None] = None,
                      max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
                      ) -> "LogFileJournal":
-        """Open ``path`` for reading only; writes raise UnsupportedOperationError."""
+        """Open ``path`` for reading only; writes raise UnsupportedOperationError.
+
+        ``layout`` reads every record in that layout instead of finding it.
+        """
         flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
         journal = cls.__new__(cls)
         journal.path = os.fspath(path)
         journal._setup(os.open(path, flags), None,
-                       dict(strict=strict, max_uncompressed_size=max_uncompressed_size))
+                       dict(strict=strict, max_uncompressed_size=max_uncompressed_size,
+                            layout=layout))
         return journal
 
     @classmethod
     def from_file(cls, file: BinaryIO, *, sync: str = "flush", lock: Optional[str] = None,
                   on_torn_tail: str = "repair", buffer_size: int = 0, strict: bool = False,
+                  layout: Union[str, Layout, None] = None,
                   max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
                   ) -> "LogFileJournal":
         """A journal on an open binary file (its descriptor is duplicated).
@@ -3474,6 +4072,7 @@ class LogFileJournal(RecombinedJournal):
         reader_options = dict(strict=strict, max_uncompressed_size=max_uncompressed_size)
         writer_options = dict(path=journal.path, sync=sync, lock=lock,
                               on_torn_tail=on_torn_tail, buffer_size=buffer_size,
+                              layout=layout,
                               max_uncompressed_size=max_uncompressed_size) if writable else None
         journal._setup(os.dup(file.fileno()), writer_options, reader_options)
         return journal
@@ -3493,6 +4092,65 @@ class LogFileJournal(RecombinedJournal):
     def split(self) -> Tuple[Any, LogFileJournalRx]:
         """The writer and the reader; each is closed on its own from now on."""
         return self.tx, self.rx
+
+
+def convert(source: Union[str, "os.PathLike[str]"],
+            destination: Union[str, "os.PathLike[str]"],
+            layout: Union[str, Layout], *, overwrite: bool = False,
+            max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> int:
+    """Rewrite the journal ``source`` for another wasmer: every entry is
+    re-encoded in ``layout`` into the new journal ``destination``.
+
+    Returns the number of records written.  An entry the layout cannot hold
+    (a record type 61-64 for wasmer 4 or 5, a snapshot trigger it lacks, a
+    32-byte hash for wasmer-4.2) raises EntryValueError naming it and the
+    offset of its header.  ``source`` must read to its end: a torn tail, a
+    corrupt record or an unknown record type raise too.  The new file is
+    written beside ``destination``, synced and renamed into place, so a
+    failure leaves no ``destination`` (and an existing one, which needs
+    ``overwrite=True``, as it was).  Segments become one.
+    """
+    target = get_layout(layout)
+    source = os.fspath(source)
+    destination = os.fspath(destination)
+    if not overwrite and os.path.lexists(destination):
+        raise FileExistsError(errno.EEXIST, "%s already exists" % destination)
+    directory = os.path.dirname(os.path.abspath(destination))
+    fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(destination),
+                                suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        with LogFileJournal.new_readonly(source, strict=True,
+                                         max_uncompressed_size=max_uncompressed_size) as reader:
+            os.chmod(temp, stat.S_IMODE(os.fstat(reader._fd).st_mode))
+            with LogFileJournal(temp, lock="thread", buffer_size=1 << 20, layout=target,
+                                max_uncompressed_size=max_uncompressed_size) as writer:
+                count = 0
+                for result in reader.rx.records():
+                    try:
+                        writer.write(result.record)
+                    except EntryValueError as exc:
+                        offset = result.record_start - RECORD_HEADER_SIZE
+                        raise EntryValueError(
+                            "%s cannot be converted to layout %s: %s"
+                            % (type(result.record).__name__, target.name, exc.message),
+                            offset) from None
+                    count += 1
+                stop = reader.stop
+                if stop is not None:
+                    raise UnknownRecordTypeError(
+                        "record type %s ends the journal (its layout has no such type): "
+                        "nothing after it could be converted" % stop.record_type,
+                        stop.offset)
+        os.replace(temp, destination)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(destination)
+    return count
 
 
 # ---------------------------------------------------------------------------
@@ -3660,8 +4318,8 @@ def _bytes_from_json(value, limit):
 
 
 def _hash_from_json(value, limit):
-    if not isinstance(value, list) or len(value) != 8:
-        raise _BadJson("expected an array of 8 bytes")
+    if not isinstance(value, list) or not value:
+        raise _BadJson("expected an array of bytes (8 for XXHash, 32 for SHA-256)")
     return bytes(_json_int(item, 0, 255) for item in value)
 
 
@@ -3867,13 +4525,14 @@ _JSON_FORMS = {
     I64: _int_json(-(1 << 63), (1 << 63) - 1),
     BOOL: (None, lambda value, limit: _json_bool(value)),
     STR: (None, lambda value, limit: _json_str(value)),
-    HASH8: (list, _hash_from_json),
+    WASM_HASH: (list, _hash_from_json),
     BYTES: (_base64_lz4, _bytes_from_json),
     # UpdateMemoryRegionV1 is given its compressed bytes: see entry_to_json.
     LZ4_BYTES: (lambda compressed: base64.b64encode(compressed).decode("ascii"),
                 lambda value, limit: _base64_decode(value)),
     OFLAGS: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
     FDFLAGS: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
+    FDFLAGSEXT: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
     FSTFLAGS: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
     RIGHTS: (lambda bits: {"bits": bits}, _bits_from_json((1 << 64) - 1)),
     SOCKPROTO: (_named_to_json(_SOCKPROTO_NAMES), _named_from_json(_SOCKPROTO_NAMES, 0xFFFF)),
@@ -3926,26 +4585,47 @@ _CLASS_BY_JSON_NAME = {name: cls for cls, name in JSON_VARIANT_NAMES.items()}
 _CLASS_BY_JSON_NAME.update({cls.__name__: cls for cls in ENTRY_CLASSES.values()})
 
 
-def entry_to_json(entry: JournalEntry) -> Union[Dict[str, Any], str]:
+def _json_names(cls, layout: Layout) -> Dict[str, str]:
+    """The JSON key of each of ``cls``'s fields that ``layout``'s wasmer
+    names differently from this module."""
+    if cls is CreatePipeV1:
+        return dict(zip(cls.fields, layout.pipe_fields))
+    if cls is UpdateMemoryRegionV1:
+        return {"data": layout.memory_field}
+    return {}
+
+
+def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None
+                  ) -> Union[Dict[str, Any], str]:
     """The JSON value ``wasmer journal export`` prints for ``entry``.
 
     A dict ``{"variant_name": {fields}}``, or for the five field-less
     entries the bare variant name, as serde writes unit variants.  Pass it
     to ``json.dumps(value, indent=2, ensure_ascii=False)`` for wasmer's
     pretty layout, or ``separators=(",", ":")`` for one line.
+
+    ``layout`` (default DEFAULT_LAYOUT) is the wasmer whose names to use:
+    wasmer 6 calls CreatePipeV1's fds ``read_fd``/``write_fd``, and from
+    wasmer-journal 0.4.0 on UpdateMemoryRegionV1 carries
+    ``compressed_data``, which serde compresses once more.
     """
     cls = type(entry)
     name = JSON_VARIANT_NAMES[cls]
     if not cls.fields:
         return name
+    layout = _DEFAULT_LAYOUT if layout is None else get_layout(layout)
+    renamed = _json_names(cls, layout)
     fields = {}
     by_name = {field.name: field.type for field in cls.archive.fields}
     for field_name, value in zip(cls.fields, entry):
         field_type = by_name[field_name]
+        key = renamed.get(field_name, field_name)
         if field_type is LZ4_BYTES:
             value = entry.compressed_data
+            if key == "compressed_data":        # base64 of the LZ4 of the LZ4
+                value = lz4_compress_prepend_size(value)
         to_json = _JSON_FORMS[field_type][0]
-        fields[field_name] = value if to_json is None else to_json(value)
+        fields[key] = value if to_json is None else to_json(value)
     return {name: fields}
 
 
@@ -3956,9 +4636,10 @@ def entry_from_json(value: Union[Dict[str, Any], str], *,
 
     Accepts what wasmer's import accepts (unit variants also as
     ``{"name": null}``, missing Option fields as null, unknown fields
-    ignored), plus PascalCase variant names and this module's extended
-    forms.  Byte vectors are decompressed with at most
-    ``max_uncompressed_size`` bytes.  Raises EntryValueError.
+    ignored), in the names of every layout's wasmer (``fd1`` or
+    ``read_fd``, ``data`` or ``compressed_data``), plus PascalCase variant
+    names and this module's extended forms.  Byte vectors are decompressed
+    with at most ``max_uncompressed_size`` bytes.  Raises EntryValueError.
     """
     if isinstance(value, str):
         name, fields = value, None
@@ -3978,19 +4659,32 @@ def entry_from_json(value: Union[Dict[str, Any], str], *,
         raise EntryValueError("%s: expected an object of fields" % name)
     by_name = {field.name: field.type for field in cls.archive.fields}
     values = {}
+    keys = {}
     for field_name in cls.fields:
         field_type = by_name[field_name]
+        key = field_name
+        if key not in fields:
+            # The name another layout's wasmer uses, if that is what is there.
+            for layout in _LAYOUTS.values():
+                other = _json_names(cls, layout).get(field_name, field_name)
+                if other in fields:
+                    key = other
+                    break
+        keys[field_name] = key
         try:
-            item = _json_field(fields, field_name, field_type in _OPTIONAL_TYPES)
+            item = _json_field(fields, key, field_type in _OPTIONAL_TYPES)
             values[field_name] = _JSON_FORMS[field_type][1](item, max_uncompressed_size)
         except _BadJson as exc:
-            raise EntryValueError("%s.%s: %s" % (name, field_name, exc)) from None
+            raise EntryValueError("%s.%s: %s" % (name, key, exc)) from None
     if cls is UpdateMemoryRegionV1:
         compressed = values["data"]
+        key = keys["data"]
         try:
+            if key == "compressed_data":        # serde compressed the compressed bytes
+                compressed = _lz4_decompress_prepended(compressed, max_uncompressed_size)
             values["data"] = _lz4_decompress_prepended(compressed, max_uncompressed_size)
         except _LZ4Error as exc:
-            raise EntryValueError("%s.data: invalid LZ4 data: %s" % (name, exc)) from None
+            raise EntryValueError("%s.%s: invalid LZ4 data: %s" % (name, key, exc)) from None
         entry = cls(**values)
         object.__setattr__(entry, "_compressed", compressed)
         return entry
@@ -4270,12 +4964,12 @@ def _open_output(path: Optional[str], force: bool, stdout):
 
 
 @contextlib.contextmanager
-def _new_journal(path: str, force: bool):
+def _new_journal(path: str, force: bool, layout=None):
     """A new journal written at ``path`` (atomically, see _replacing)."""
     with _replacing(path, force) as temp:
         with _about(path):
             # Nobody else knows the temporary file: write it alone, buffered.
-            journal = LogFileJournal(temp, lock="thread", buffer_size=1 << 20)
+            journal = LogFileJournal(temp, lock="thread", buffer_size=1 << 20, layout=layout)
         with journal:
             yield journal
 
@@ -4415,8 +5109,43 @@ def _cmd_export(args, out) -> int:
     with _reading(args.file) as journal, \
             _open_output(args.output, args.force, out) as stream, \
             _Progress(_file_size(args.file)) as progress:
+        layout = args.layout or _json_layout(journal)
         for result in _records(journal, args.file, progress):
-            stream.write(dump(entry_to_json(result.record)) + "\n")
+            stream.write(dump(entry_to_json(result.record, layout)) + "\n")
+    return 0
+
+
+def _output_layout(journals) -> Layout:
+    """The layout a journal made of ``journals``' entries is written in:
+    the one they are all in (DEFAULT_LAYOUT if it is one of several)."""
+    common = set(LAYOUTS)
+    for journal in journals:
+        common &= set(journal.layouts)
+    if not common:
+        raise _CliError("the inputs are in different layouts (%s): convert them to one "
+                        "first" % "; ".join("/".join(journal.layouts) or "mixed"
+                                            for journal in journals))
+    if DEFAULT_LAYOUT in common:
+        return get_layout(DEFAULT_LAYOUT)
+    return get_layout(max(common, key=LAYOUTS.index))
+
+
+def _json_layout(journal) -> Layout:
+    """Whose JSON names to export a journal in: its layout's, else (nothing
+    tells) DEFAULT_LAYOUT's if it fits, else the newest that fits."""
+    names = journal.layouts or LAYOUTS
+    return get_layout(DEFAULT_LAYOUT if DEFAULT_LAYOUT in names else names[-1])
+
+
+def _cmd_convert(args, out) -> int:
+    """``convert IN OUT --layout L``: rewrite a journal for another wasmer."""
+    if not args.force:
+        _refuse_existing(args.out)
+    with _about(args.input):
+        count = convert(args.input, args.out, args.layout, overwrite=args.force)
+    layout = get_layout(args.layout)
+    _warn("wrote %s in layout %s (%s) to %s" % (_plural(count, "record", "records"),
+                                                 layout.name, layout.releases, args.out))
     return 0
 
 
@@ -4546,17 +5275,17 @@ def _counting(stream, progress: _Progress) -> Iterator[bytes]:
 
 
 @contextlib.contextmanager
-def _import_target(path: str, append: bool, force: bool):
+def _import_target(path: str, append: bool, force: bool, layout=None):
     """The journal ``import`` writes: appended to, replaced, or new."""
     if append:
         with _about(path):
-            journal = LogFileJournal(path, on_torn_tail="error")
+            journal = LogFileJournal(path, on_torn_tail="error", layout=layout)
         with journal:
             yield journal
         return
     if not force:
         _refuse_existing(path, "use --append to add to it or --force to replace it")
-    with _new_journal(path, force) as journal:
+    with _new_journal(path, force, layout) as journal:
         yield journal
 
 
@@ -4566,7 +5295,7 @@ def _cmd_import(args, out) -> int:
     written = skipped = 0
     failure = None
     with _open_input(args.input, sys.stdin) as (stream, size), \
-            _import_target(args.out, args.append, args.force) as journal, \
+            _import_target(args.out, args.append, args.force, args.layout) as journal, \
             _Progress(size) as progress:
         with _about(name):
             for item in _json_items(_counting(stream, progress)):
@@ -4622,7 +5351,8 @@ def _cmd_filter(args, out) -> int:
     """``filter FILE OUT``: keep (or ``--drop``) the matching records."""
     matches = _record_matcher(args)
     kept = total = 0
-    with _reading(args.file) as source, _new_journal(args.out, args.force) as target, \
+    with _reading(args.file) as source, \
+            _new_journal(args.out, args.force, _output_layout([source])) as target, \
             _Progress(_file_size(args.file)) as progress:
         for result in _records(source, args.file, progress):
             total += 1
@@ -4695,13 +5425,18 @@ def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
         "largest": [{"offset": offset, "type": name, "size": record_size}
                     for record_size, _, offset, name in sorted(biggest, reverse=True)],
         "stop": None if stop is None else stop._asdict(),
+        "layout": journal.layout,
+        "layouts": list(journal.layouts),
+        "segment_layouts": [{"offset": offset, "layouts": list(names)}
+                            for offset, names in journal.segment_layouts],
     }
 
 
 def _stats_text(stats: Dict[str, Any]) -> str:
     """The human form of _journal_stats()."""
     lines = ["%s: %d records, %d bytes of records in a file of %d bytes" % (
-        stats["file"], stats["records"], stats["bytes"], stats["size"]), ""]
+        stats["file"], stats["records"], stats["bytes"], stats["size"]),
+        "layout: " + describe_layouts(stats["layouts"], stats["segment_layouts"]), ""]
     row = "%-*s  %8s  %12s  %12s"
     lines.append(row % (_TYPE_WIDTH, "type", "count", "bytes", "body bytes"))
     for name, item in stats["types"].items():
@@ -4906,8 +5641,13 @@ def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
     """Write the entries of the readable parts of ``paths`` into a new
     journal at ``temp`` (one segment); returns how many there are."""
     records = 0
+    layouts = []
+    for path in paths:
+        with _reading(path) as source:
+            layouts.append(source)
+            layout = _output_layout(layouts)
     with _about(output):
-        journal = LogFileJournal(temp)
+        journal = LogFileJournal(temp, layout=layout)
     with journal:
         for path in paths:
             end = _readable_part(path).end
@@ -4985,6 +5725,14 @@ def _record_types(text: str) -> Tuple[type, ...]:
     return tuple(classes)
 
 
+def _layout_name(text: str) -> str:
+    """A layout name or alias (an argparse type)."""
+    try:
+        return get_layout(text).name
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _offset_range(text: str) -> Tuple[Optional[int], Optional[int]]:
     """``START:END`` header offsets (either may be empty) -- an argparse type."""
     start, colon, end = text.partition(":")
@@ -4997,7 +5745,7 @@ def _offset_range(text: str) -> Tuple[Optional[int], Optional[int]]:
 
 _DESCRIPTION = """\
 Inspect, convert, check and repair Wasmer journal files (the LogFileJournal
-of wasmer-journal, rkyv 0.7 format)."""
+of wasmer-journal, every released layout: wasmer 4.2 to 7.x)."""
 
 _EPILOG = """\
 exit status: 0 success, 1 journal error (the message names the file and the
@@ -5036,6 +5784,11 @@ _COMMANDS = (
     ("tail", _cmd_tail, "print the last records; -f follows the file as it grows",
      "With -f, records appended later are printed once complete; stop with\n"
      "Ctrl-C or SIGTERM (exit status 0)."),
+    ("convert", _cmd_convert, "rewrite a journal for another wasmer (--layout)",
+     "Re-encodes every entry in the layout of the wasmer named by --layout\n"
+     "(wasmer-4.2, wasmer-4.3, wasmer-5, wasmer-6; or rkyv-0.7, rkyv-0.8, latest).\n"
+     "An entry that layout cannot hold is refused, naming it and its offset;\n"
+     "OUT is then not written."),
     ("cat", _cmd_cat, "concatenate journals into one",
      "Copies each input's readable part (a torn tail is left out with a\n"
      "warning), so each input becomes a segment of OUT; --reencode writes all\n"
@@ -5051,14 +5804,20 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("file", metavar="FILE", help="the journal file")
     if name in ("inspect", "tail", "stats", "check"):
         add("--json", action="store_true", help="print JSON instead of text")
+    layout_help = "one of %s (or an alias: %s)" % (", ".join(LAYOUTS), ", ".join(_LAYOUT_ALIASES))
     if name == "export":
         add("--pretty", action="store_true",
             help="wasmer's pretty layout instead of one object per line")
+        add("--layout", type=_layout_name, metavar="LAYOUT",
+            help="the wasmer whose JSON names to use (default: the file's); " + layout_help)
         add("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
         add("--force", action="store_true", help=force)
     elif name == "import":
         add("input", metavar="INPUT", help="JSON file, or - for stdin")
         add("out", metavar="OUT", help="the journal to write")
+        add("--layout", type=_layout_name, metavar="LAYOUT",
+            help="the layout to write (default %s, or with --append the file's); %s"
+            % (DEFAULT_LAYOUT, layout_help))
         add("--skip-bad", action="store_true",
             help="report bad entries and go on (exit status 0)")
         mode = parser.add_mutually_exclusive_group()
@@ -5081,6 +5840,12 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("-f", "--follow", action="store_true", help="print records as they are appended")
         add("--interval", type=_seconds, default=0.2, metavar="SECONDS",
             help="how often to look for new records with -f (default 0.2)")
+    elif name == "convert":
+        add("input", metavar="IN", help="the journal to read")
+        add("out", metavar="OUT", help="the journal to write")
+        add("--layout", type=_layout_name, required=True, metavar="LAYOUT",
+            help=layout_help)
+        add("--force", action="store_true", help=force)
     elif name == "cat":
         add("files", nargs="+", metavar="FILE", help="the journals, in order")
         add("-o", "--output", required=True, metavar="OUT", help="the journal to write")
