@@ -987,24 +987,24 @@ class Layout:
     boxed_hash    -- InitModuleV1.wasm_hash is a Box<[u8]> (else [u8; 8])
     record_types  -- the record types it holds
     triggers      -- the SnapshotTrigger values it holds
-    pipe_fields   -- the JSON names of CreatePipeV1's two fds
-    memory_field  -- the JSON name of UpdateMemoryRegionV1's data
+    json_names    -- {entry class name: {field: JSON key}} where that era's
+                     wasmer names a field otherwise (an LZ4 field renamed
+                     ``compressed_data`` holds compressed bytes in the entry,
+                     which serde compresses once more)
     """
 
     __slots__ = ("name", "releases", "rkyv", "boxed_hash", "record_types",
-                 "triggers", "pipe_fields", "memory_field", "rank", "_codecs",
-                 "_by_code")
+                 "triggers", "json_names", "rank", "_codecs", "_by_code")
 
     def __init__(self, name, releases, rkyv, boxed_hash, last_type, last_trigger,
-                 pipe_fields, memory_field, rank):
+                 json_names, rank):
         self.name = name
         self.releases = releases
         self.rkyv = rkyv
         self.boxed_hash = boxed_hash
         self.record_types = frozenset(t for t in JournalEntryRecordType if t <= last_type)
         self.triggers = frozenset(range(last_trigger + 1))
-        self.pipe_fields = pipe_fields
-        self.memory_field = memory_field
+        self.json_names = json_names
         self.rank = rank                 # order of the eras, oldest first
         self._codecs = {}                # entry class -> _Codec (see the codec)
         self._by_code = []               # raw record type -> _Codec or None
@@ -1019,16 +1019,20 @@ class Layout:
         return (get_layout, (self.name,))
 
 
+# JSON renames: wasmer-journal 0.4.0 made the memory entry hold compressed
+# bytes, and 0.19.0 named the pipe's ends.
+_COMPRESSED_MEMORY = {"UpdateMemoryRegionV1": {"data": "compressed_data"}}
+_NAMED_PIPE = {"CreatePipeV1": {"fd1": "read_fd", "fd2": "write_fd"}}
+
 _LAYOUTS: Dict[str, Layout] = {layout.name: layout for layout in (
     Layout("wasmer-4.2", "wasmer-journal 0.1.1 (wasmer 4.2.8) and lib/journal of "
-           "February 2024", "0.7", False, 60, 9,
-           ("fd1", "fd2"), "data", 0),
+           "February 2024", "0.7", False, 60, 9, {}, 0),
     Layout("wasmer-4.3", "wasmer-journal 0.2.0-0.10.0 (wasmer 4.3.0-4.4.0)",
-           "0.7", True, 60, 11, ("fd1", "fd2"), "compressed_data", 1),
+           "0.7", True, 60, 11, _COMPRESSED_MEMORY, 1),
     Layout("wasmer-5", "wasmer-journal 0.11.0-0.18.0 (wasmer 5.0.0-rc.1-5.0.5)",
-           "0.8", True, 60, 11, ("fd1", "fd2"), "compressed_data", 2),
+           "0.8", True, 60, 11, _COMPRESSED_MEMORY, 2),
     Layout("wasmer-6", "wasmer-journal 0.19.0-0.705.0 (wasmer 6.0-7.5)",
-           "0.8", True, 64, 12, ("read_fd", "write_fd"), "compressed_data", 3),
+           "0.8", True, 64, 12, dict(_COMPRESSED_MEMORY, **_NAMED_PIPE), 3),
 )}
 
 #: The names of the layouts, oldest first.
@@ -4585,14 +4589,13 @@ _CLASS_BY_JSON_NAME = {name: cls for cls, name in JSON_VARIANT_NAMES.items()}
 _CLASS_BY_JSON_NAME.update({cls.__name__: cls for cls in ENTRY_CLASSES.values()})
 
 
+_NO_RENAMES: Dict[str, str] = {}
+
+
 def _json_names(cls, layout: Layout) -> Dict[str, str]:
     """The JSON key of each of ``cls``'s fields that ``layout``'s wasmer
     names differently from this module."""
-    if cls is CreatePipeV1:
-        return dict(zip(cls.fields, layout.pipe_fields))
-    if cls is UpdateMemoryRegionV1:
-        return {"data": layout.memory_field}
-    return {}
+    return layout.json_names.get(cls.__name__, _NO_RENAMES)
 
 
 def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None
@@ -4622,7 +4625,7 @@ def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None
         key = renamed.get(field_name, field_name)
         if field_type is LZ4_BYTES:
             value = entry.compressed_data
-            if key == "compressed_data":        # base64 of the LZ4 of the LZ4
+            if key != field_name:               # base64 of the LZ4 of the LZ4
                 value = lz4_compress_prepend_size(value)
         to_json = _JSON_FORMS[field_type][0]
         fields[key] = value if to_json is None else to_json(value)
@@ -4676,13 +4679,14 @@ def entry_from_json(value: Union[Dict[str, Any], str], *,
             values[field_name] = _JSON_FORMS[field_type][1](item, max_uncompressed_size)
         except _BadJson as exc:
             raise EntryValueError("%s.%s: %s" % (name, key, exc)) from None
-    if cls is UpdateMemoryRegionV1:
-        compressed = values["data"]
-        key = keys["data"]
+    lz4_field = next((f.name for f in cls.archive.fields if f.type is LZ4_BYTES), None)
+    if lz4_field is not None:
+        compressed = values[lz4_field]
+        key = keys[lz4_field]
         try:
-            if key == "compressed_data":        # serde compressed the compressed bytes
+            if key != lz4_field:                # serde compressed the compressed bytes
                 compressed = _lz4_decompress_prepended(compressed, max_uncompressed_size)
-            values["data"] = _lz4_decompress_prepended(compressed, max_uncompressed_size)
+            values[lz4_field] = _lz4_decompress_prepended(compressed, max_uncompressed_size)
         except _LZ4Error as exc:
             raise EntryValueError("%s.%s: invalid LZ4 data: %s" % (name, key, exc)) from None
         entry = cls(**values)
