@@ -991,10 +991,17 @@ class Layout:
                      wasmer names a field otherwise (an LZ4 field renamed
                      ``compressed_data`` holds compressed bytes in the entry,
                      which serde compresses once more)
+    json_forms    -- {field type: (to_json, from_json)} where that era's
+                     wasmer prints a value otherwise (set in the JSON section)
+    exact_forms   -- {field type: to_json} of what that wasmer prints where
+                     its reading loses something (``wasmer_exact``)
+
+    A layout's JSON is that of its newest final release.
     """
 
     __slots__ = ("name", "releases", "rkyv", "boxed_hash", "record_types",
-                 "triggers", "json_names", "rank", "_codecs", "_by_code")
+                 "triggers", "json_names", "json_forms", "exact_forms", "rank", "_codecs",
+                 "_by_code")
 
     def __init__(self, name, releases, rkyv, boxed_hash, last_type, last_trigger,
                  json_names, rank):
@@ -1005,6 +1012,8 @@ class Layout:
         self.record_types = frozenset(t for t in JournalEntryRecordType if t <= last_type)
         self.triggers = frozenset(range(last_trigger + 1))
         self.json_names = json_names
+        self.json_forms = {}             # field type -> (to_json, from_json); see JSON
+        self.exact_forms = {}            # field type -> to_json of wasmer_exact
         self.rank = rank                 # order of the eras, oldest first
         self._codecs = {}                # entry class -> _Codec (see the codec)
         self._by_code = []               # raw record type -> _Codec or None
@@ -1272,17 +1281,9 @@ I32 = _FieldType("i32", "i", _int_checker(-(1 << 31), (1 << 31) - 1, "i32"))
 I64 = _FieldType("i64", "q", _int_checker(-(1 << 63), (1 << 63) - 1, "i64"))
 BOOL = _FieldType("bool", "B", _check_bool, _decode_bool, int)
 HASH8 = _FieldType("[u8; 8]", "8s", _check_bytes, encode=_encode_hash8)
-def _check_hash(value):
-    value = _check_bytes(value)
-    if not value:
-        # Boxed, its record would read as the 8 zero bytes of a [u8; 8] hash.
-        raise _fail("wasm_hash must not be empty (wasmer writes 8 or 32 bytes)")
-    return value
-
-
-BOXED_HASH = _FieldType("Box<[u8]>", "iI", _check_hash, vector="bytes", align=1)
+BOXED_HASH = _FieldType("Box<[u8]>", "iI", _check_bytes, vector="bytes", align=1)
 # InitModuleV1.wasm_hash: inline in wasmer-4.2, boxed (8 or 32 bytes) after.
-WASM_HASH = _FieldType("[u8; 8] or Box<[u8]>", "iI", _check_hash,
+WASM_HASH = _FieldType("[u8; 8] or Box<[u8]>", "iI", _check_bytes,
                        by_layout=lambda layout: BOXED_HASH if layout.boxed_hash else HASH8)
 BYTES = _FieldType("AlignedCowVec<u8>", "iI", _check_bytes, vector="bytes")
 STR = _FieldType("AlignedCowStr", "iI", _check_str, _decode_utf8, vector="str")
@@ -1907,7 +1908,9 @@ class InitModuleV1(JournalEntry):
     """The module whose hash is ``wasm_hash`` was initialized.
 
     The hash is 8 bytes (XXHash) or 32 (SHA-256); the wasmer-4.2 layout
-    holds exactly 8.
+    holds exactly 8, the later ones any number (an empty one, which the
+    crate allows and wasmer's runtime never writes, reads back as 8 zero
+    bytes of wasmer-4.2 in a journal with nothing else telling its layout).
     """
     __slots__ = ()
     record_type = JournalEntryRecordType.InitModuleV1
@@ -2650,8 +2653,9 @@ def _record_layouts(code, buffer, start, end) -> Optional[frozenset]:
             layouts = found if layouts is None else layouts & found
     if boxed:
         # A [u8; 8] hash is the whole (8-aligned) body; a Box<[u8]> puts its
-        # 8 or 32 bytes before the 8-byte root.  (An empty Box would also be
-        # 8 bytes: no wasmer writes one, and neither does this module.)
+        # 8 or 32 bytes before the 8-byte root.  An empty Box (which wasmer's
+        # runtime never writes) is 8 zero bytes too: it reads as one only
+        # where earlier records said the layout is boxed.
         layouts = _BOXED_HASH_LAYOUTS if end - start > 8 else _INLINE_HASH_LAYOUTS
     return layouts
 
@@ -4322,16 +4326,29 @@ def _bytes_from_json(value, limit):
 
 
 def _hash_from_json(value, limit):
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, list):
         raise _BadJson("expected an array of bytes (8 for XXHash, 32 for SHA-256)")
     return bytes(_json_int(item, 0, 255) for item in value)
 
 
-def _enum_json(enum_class, names=None):
+def _kebab_case(name: str) -> str:
+    return "".join("-" + c.lower() if c.isupper() and i else c.lower()
+                   for i, c in enumerate(name))
+
+
+# SnapshotTrigger as wasmer-config names it (wasmer-journal 0.600.0 on).
+_TRIGGER_KEBAB = {member.name: _kebab_case(member.name) for member in SnapshotTrigger}
+
+
+def _enum_json(enum_class, names=None, also=()):
+    """(to_json, from_json) of a unit enum: member names, or ``names``
+    ({member name: JSON name}); from_json also reads the names of the
+    ``also`` forms (other eras')."""
     names = names or {}
     to_name = {member: names.get(member.name, member.name) for member in enum_class}
     from_name = dict(enum_class.__members__)
-    from_name.update({name: enum_class[member] for member, name in names.items()})
+    for extra in (names,) + tuple(also):
+        from_name.update({name: enum_class[member] for member, name in extra.items()})
 
     def from_json(value, limit):
         try:
@@ -4380,12 +4397,23 @@ _errno_from_json = _named_from_json(_ERRNO_NAMES, 0xFFFF)
 def _exit_code_from_json(value, limit):
     if value is None:
         return None
+    if type(value) is int:                  # wasmer 5 on: ExitCode(u16), read as Other
+        return ExitCode.other(_json_int(value, 0, 0xFFFF))
     if isinstance(value, dict) and len(value) == 1:
         if "Errno" in value:
             return ExitCode.errno(_errno_from_json(value["Errno"], limit))
         if "Other" in value:
             return ExitCode.other(_json_int(value["Other"], -(1 << 31), (1 << 31) - 1))
-    raise _BadJson('expected {"Errno": name} or {"Other": n}')
+    raise _BadJson('expected a number, {"Errno": name} or {"Other": n}')
+
+
+def _exit_code_number_to_json(value):
+    """wasmer 5 on: an ExitCode is a number.  wasmer reads Other(n) as
+    n % 256 (and an Errno likewise), so only Other(0..255) come back the
+    same; the rest keep their tagged form."""
+    if value is not None and value.kind is ExitCodeKind.Other and 0 <= value.value <= 0xFF:
+        return value.value
+    return _exit_code_to_json(value)
 
 
 def _thread_start_to_json(value):
@@ -4441,6 +4469,13 @@ def _sockaddr_to_json(value):
     if scope_id:
         return "[%s%%%d]:%d" % (host, scope_id, port)
     return "[%s]:%d" % (host, port)
+
+
+def _sockaddr_exact(value):
+    """Rust's Display of a SocketAddr, which has no room for flowinfo."""
+    if len(value) == 4 and value[2]:
+        value = value[:2] + (0,) + value[3:]
+    return _sockaddr_to_json(value)
 
 
 def _decimal(text, high):
@@ -4559,9 +4594,10 @@ _JSON_FORMS = {
     WHENCE: _enum_json(Whence),
     CLOCKID: _enum_json(Snapshot0Clockid),
     ADVICE: _enum_json(Advice),
-    TRIGGER: _enum_json(SnapshotTrigger),
+    TRIGGER: _enum_json(SnapshotTrigger, also=[_TRIGGER_KEBAB]),
     EPOLL_CTL: _enum_json(EpollCtl),
-    SECURITY: _enum_json(StreamSecurity, {"AnyEncryption": "AnyEncyption"}),
+    SECURITY: _enum_json(StreamSecurity, {"AnyEncryption": "AnyEncyption"},
+                         also=[{"AnyEncryption": "AnyEncryption"}]),
     ADDRESS_FAMILY: _enum_json(Addressfamily),
     SOCKTYPE: _enum_json(Socktype),
     SOCKOPTION: _enum_json(Sockoption),
@@ -4575,6 +4611,64 @@ _JSON_FORMS = {
 
 # Missing Option fields are None, as serde reads them.
 _OPTIONAL_TYPES = (EXIT_CODE_OPT, DURATION_OPT, EPOLL_EVENT_OPT)
+
+
+def _memory_layout_tls_to_json(value):
+    text = _JSON_FORMS[MEMORY_LAYOUT][0](value)
+    text["tls_base"] = None         # wasmer-journal 0.601.0 on; never archived
+    return text
+
+
+# Where a layout's wasmer prints a value otherwise (reading takes every form).
+_JSON_FORMS_08 = {
+    EXIT_CODE_OPT: (_exit_code_number_to_json, _exit_code_from_json),   # 0.12.0 on
+}
+# What ``wasmer_exact`` prints instead where wasmer's reading loses something:
+# unknown flag bits (bitflags truncates them), an IPv6 flowinfo.
+def _bits_exact(known):
+    return lambda bits: {"bits": bits & known}
+
+
+def _security_exact(to_json):
+    """wasmer reads an archived StreamSecurity::Unknown as AnyEncryption."""
+    def exact(member):
+        if member is StreamSecurity.Unknown:
+            member = StreamSecurity.AnyEncryption
+        return to_json(member)
+    return exact
+
+
+_EXACT_FORMS = {
+    OFLAGS: _bits_exact(0xF), FDFLAGS: _bits_exact(0x1F), FSTFLAGS: _bits_exact(0xF),
+    RIGHTS: _bits_exact((1 << 39) - 1), FDFLAGSEXT: _bits_exact(0x1),
+    SOCKADDR: _sockaddr_exact, SECURITY: _security_exact(_JSON_FORMS[SECURITY][0]),
+}
+
+
+def _exit_code_mod_256(value):
+    """wasmer 5 on reads an exit code as ``(n % 256) as u16`` (Rust's %)."""
+    if value is None:
+        return None
+    number = value.value
+    remainder = abs(number) % 256 * (-1 if number < 0 else 1)
+    return remainder & 0xFFFF
+
+
+_EXACT_FORMS_08 = dict(_EXACT_FORMS)
+_EXACT_FORMS_08[EXIT_CODE_OPT] = _exit_code_mod_256
+
+for _layout in _LAYOUTS.values():
+    _layout.exact_forms = _EXACT_FORMS_08 if _layout.rkyv == "0.8" else _EXACT_FORMS
+del _layout
+_LAYOUTS["wasmer-5"].json_forms = _JSON_FORMS_08
+_LAYOUTS["wasmer-6"].json_forms = {
+    **_JSON_FORMS_08,
+    TRIGGER: _enum_json(SnapshotTrigger, _TRIGGER_KEBAB),                 # 0.600.0 on
+    MEMORY_LAYOUT: (_memory_layout_tls_to_json, _JSON_FORMS[MEMORY_LAYOUT][1]),  # 0.601.0
+    SECURITY: _enum_json(StreamSecurity, also=[{"AnyEncryption": "AnyEncyption"}]),  # 0.703
+}
+_LAYOUTS["wasmer-6"].exact_forms = {
+    **_EXACT_FORMS_08, SECURITY: _security_exact(_LAYOUTS["wasmer-6"].json_forms[SECURITY][0])}
 
 
 def _snake_case(name: str) -> str:
@@ -4598,8 +4692,8 @@ def _json_names(cls, layout: Layout) -> Dict[str, str]:
     return layout.json_names.get(cls.__name__, _NO_RENAMES)
 
 
-def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None
-                  ) -> Union[Dict[str, Any], str]:
+def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None, *,
+                  wasmer_exact: bool = False) -> Union[Dict[str, Any], str]:
     """The JSON value ``wasmer journal export`` prints for ``entry``.
 
     A dict ``{"variant_name": {fields}}``, or for the five field-less
@@ -4611,12 +4705,18 @@ def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None
     wasmer 6 calls CreatePipeV1's fds ``read_fd``/``write_fd``, and from
     wasmer-journal 0.4.0 on UpdateMemoryRegionV1 carries
     ``compressed_data``, which serde compresses once more.
+
+    Where wasmer's form loses something (unknown flag bits, an IPv6
+    flowinfo, an exit code past 255 from wasmer 5 on) this form keeps it,
+    in a form entry_from_json reads back; ``wasmer_exact=True`` gives what
+    wasmer itself prints instead.
     """
     cls = type(entry)
     name = JSON_VARIANT_NAMES[cls]
     if not cls.fields:
         return name
     layout = _DEFAULT_LAYOUT if layout is None else get_layout(layout)
+    exact = layout.exact_forms if wasmer_exact else _NO_RENAMES
     renamed = _json_names(cls, layout)
     fields = {}
     by_name = {field.name: field.type for field in cls.archive.fields}
@@ -4627,7 +4727,8 @@ def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None
             value = entry.compressed_data
             if key != field_name:               # base64 of the LZ4 of the LZ4
                 value = lz4_compress_prepend_size(value)
-        to_json = _JSON_FORMS[field_type][0]
+        to_json = exact.get(field_type) or (
+            layout.json_forms.get(field_type) or _JSON_FORMS[field_type])[0]
         fields[key] = value if to_json is None else to_json(value)
     return {name: fields}
 
