@@ -5180,19 +5180,19 @@ def _pretty_json(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def _record_json(result: LogReadResult) -> str:
-    """One line of ``inspect --json``."""
+def _record_json(result: LogReadResult, layout=None) -> str:
+    """One line of ``inspect --json`` (the entry in ``layout``'s JSON)."""
     return _compact_json({"offset": _header_offset(result),
                           "record_start": result.record_start,
                           "record_end": result.record_end,
                           "type": type(result.record).__name__,
-                          "entry": entry_to_json(result.record)})
+                          "entry": entry_to_json(result.record, layout)})
 
 
-def _record_printer(as_json: bool, out) -> Callable[[LogReadResult], None]:
+def _record_printer(as_json: bool, out, layout=None) -> Callable[[LogReadResult], None]:
     """A function printing one record as ``inspect`` (or ``--json``) does."""
     if as_json:
-        return lambda result: out.write(_record_json(result) + "\n")
+        return lambda result: out.write(_record_json(result, layout) + "\n")
     return lambda result: out.write(
         _format_record(_header_offset(result), result.record) + "\n")
 
@@ -5200,9 +5200,12 @@ def _record_printer(as_json: bool, out) -> Callable[[LogReadResult], None]:
 # -- inspect, export ----------------------------------------------------------
 
 def _cmd_inspect(args, out) -> int:
-    """``inspect FILE``: one line per record."""
-    show = _record_printer(args.json, out)
+    """``inspect FILE``: the layout, then one line per record."""
     with _reading(args.file) as journal:
+        show = _record_printer(args.json, out, _json_layout(journal))
+        if not args.json:
+            out.write("layout: %s\n" % describe_layouts(journal.layouts,
+                                                        journal.segment_layouts))
         for result in _records(journal, args.file):
             show(result)
     return 0
@@ -5215,8 +5218,9 @@ def _cmd_export(args, out) -> int:
             _open_output(args.output, args.force, out) as stream, \
             _Progress(_file_size(args.file)) as progress:
         layout = args.layout or _json_layout(journal)
+        exact = args.wasmer_exact
         for result in _records(journal, args.file, progress):
-            stream.write(dump(entry_to_json(result.record, layout)) + "\n")
+            stream.write(dump(entry_to_json(result.record, layout, wasmer_exact=exact)) + "\n")
     return 0
 
 
@@ -5673,10 +5677,10 @@ def _follow(path: str, where: Tuple[int, int, int], interval: float, show, out) 
 
 def _cmd_tail(args, out) -> int:
     """``tail FILE``: the last records; ``-f`` follows the file as it grows."""
-    show = _record_printer(args.json, out)
     with _about(args.file):
         inode = os.stat(args.file).st_ino
     with _reading(args.file) as journal:
+        show = _record_printer(args.json, out, _json_layout(journal))
         _tail_start(journal, args.lines)
         for result in _records(journal, args.file, note_stop=not args.follow):
             show(result)
@@ -5861,8 +5865,9 @@ Run `%(prog)s COMMAND --help` for the options of each command."""
 
 # (name, function, help, epilog); arguments are added by _add_arguments().
 _COMMANDS = (
-    ("inspect", _cmd_inspect, "print one line per record",
-     "Each line: the record's header offset, its type and its fields (bytes as\n"
+    ("inspect", _cmd_inspect, "print the layout, then one line per record",
+     "First the layout the file is in (see convert --help), then a line per\n"
+     "record: its header offset, type and fields (bytes as\n"
      "length and the first 8 bytes in hex, memory regions as range and sizes).\n"
      "--json prints one JSON object per record instead."),
     ("export", _cmd_export, "print the entries as JSON (as `wasmer journal export`)",
@@ -5915,6 +5920,9 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             help="wasmer's pretty layout instead of one object per line")
         add("--layout", type=_layout_name, metavar="LAYOUT",
             help="the wasmer whose JSON names to use (default: the file's); " + layout_help)
+        add("--wasmer-exact", action="store_true",
+            help="print exactly what wasmer prints, even where its reading loses "
+                 "something (unknown flag bits, an IPv6 flowinfo, exit codes past 255)")
         add("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
         add("--force", action="store_true", help=force)
     elif name == "import":
