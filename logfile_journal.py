@@ -987,33 +987,23 @@ class Layout:
     boxed_hash    -- InitModuleV1.wasm_hash is a Box<[u8]> (else [u8; 8])
     record_types  -- the record types it holds
     triggers      -- the SnapshotTrigger values it holds
-    json_names    -- {entry class name: {field: JSON key}} where that era's
-                     wasmer names a field otherwise (an LZ4 field renamed
-                     ``compressed_data`` holds compressed bytes in the entry,
-                     which serde compresses once more)
-    json_forms    -- {field type: (to_json, from_json)} where that era's
-                     wasmer prints a value otherwise (set in the JSON section)
-    exact_forms   -- {field type: to_json} of what that wasmer prints where
-                     its reading loses something (``wasmer_exact``)
-
-    A layout's JSON is that of its newest final release.
+    json_release  -- the wasmer-journal release whose JSON the layout's JSON
+                     is (its newest final one), as a tuple: field types and
+                     entry classes say which release changed their JSON form
     """
 
     __slots__ = ("name", "releases", "rkyv", "boxed_hash", "record_types",
-                 "triggers", "json_names", "json_forms", "exact_forms", "rank", "_codecs",
-                 "_by_code")
+                 "triggers", "json_release", "rank", "_codecs", "_by_code")
 
     def __init__(self, name, releases, rkyv, boxed_hash, last_type, last_trigger,
-                 json_names, rank):
+                 json_release, rank):
         self.name = name
         self.releases = releases
         self.rkyv = rkyv
         self.boxed_hash = boxed_hash
         self.record_types = frozenset(t for t in JournalEntryRecordType if t <= last_type)
         self.triggers = frozenset(range(last_trigger + 1))
-        self.json_names = json_names
-        self.json_forms = {}             # field type -> (to_json, from_json); see JSON
-        self.exact_forms = {}            # field type -> to_json of wasmer_exact
+        self.json_release = json_release
         self.rank = rank                 # order of the eras, oldest first
         self._codecs = {}                # entry class -> _Codec (see the codec)
         self._by_code = []               # raw record type -> _Codec or None
@@ -1028,20 +1018,15 @@ class Layout:
         return (get_layout, (self.name,))
 
 
-# JSON renames: wasmer-journal 0.4.0 made the memory entry hold compressed
-# bytes, and 0.19.0 named the pipe's ends.
-_COMPRESSED_MEMORY = {"UpdateMemoryRegionV1": {"data": "compressed_data"}}
-_NAMED_PIPE = {"CreatePipeV1": {"fd1": "read_fd", "fd2": "write_fd"}}
-
 _LAYOUTS: Dict[str, Layout] = {layout.name: layout for layout in (
     Layout("wasmer-4.2", "wasmer-journal 0.1.1 (wasmer 4.2.8) and lib/journal of "
-           "February 2024", "0.7", False, 60, 9, {}, 0),
+           "February 2024", "0.7", False, 60, 9, (0, 1, 1), 0),
     Layout("wasmer-4.3", "wasmer-journal 0.2.0-0.10.0 (wasmer 4.3.0-4.4.0)",
-           "0.7", True, 60, 11, _COMPRESSED_MEMORY, 1),
+           "0.7", True, 60, 11, (0, 10, 0), 1),
     Layout("wasmer-5", "wasmer-journal 0.11.0-0.18.0 (wasmer 5.0.0-rc.1-5.0.5)",
-           "0.8", True, 60, 11, _COMPRESSED_MEMORY, 2),
+           "0.8", True, 60, 11, (0, 17, 0), 2),
     Layout("wasmer-6", "wasmer-journal 0.19.0-0.705.0 (wasmer 6.0-7.5)",
-           "0.8", True, 64, 12, dict(_COMPRESSED_MEMORY, **_NAMED_PIPE), 3),
+           "0.8", True, 64, 12, (0, 705, 0), 3),
 )}
 
 #: The names of the layouts, oldest first.
@@ -1094,6 +1079,507 @@ def _newest(layouts) -> Layout:
 
 
 # ---------------------------------------------------------------------------
+# Value forms: the JSON and text of archived values
+# ---------------------------------------------------------------------------
+#
+# ``wasmer journal export`` prints each entry as serde_json writes
+# ``JournalEntry``: externally tagged with snake_case variant names, field
+# names as in Rust, byte vectors as standard base64 of lz4_flex
+# ``compress_prepend_size`` output, flags as ``{"bits": n}``, addresses as
+# their Rust Display text.  Values that form cannot hold (an IPv6 flowinfo,
+# an enum value wasmer has no name for) are written in an extended form
+# that entry_from_json reads back exactly and wasmer's import rejects,
+# rather than silently changed.  These are the pieces the field types
+# below are made of; each field type names its own.
+
+# wasix Errno names, by errno value (ExitCode::Errno).
+_ERRNO_NAMES = """
+    Success Toobig Access Addrinuse Addrnotavail Afnosupport Again Already Badf Badmsg
+    Busy Canceled Child Connaborted Connrefused Connreset Deadlk Destaddrreq Dom Dquot
+    Exist Fault Fbig Hostunreach Idrm Ilseq Inprogress Intr Inval Io Isconn Isdir Loop
+    Mfile Mlink Msgsize Multihop Nametoolong Netdown Netreset Netunreach Nfile Nobufs
+    Nodev Noent Noexec Nolck Nolink Nomem Nomsg Noprotoopt Nospc Nosys Notconn Notdir
+    Notempty Notrecoverable Notsock Notsup Notty Nxio Overflow Ownerdead Perm Pipe Proto
+    Protonosupport Prototype Range Rofs Spipe Srch Stale Timedout Txtbsy Xdev Notcapable
+    Shutdown Memviolation Unknown
+""".split()
+
+# wasix SockProto names, by protocol number (SocketOpenV1.pt), typos included.
+_SOCKPROTO_NAMES = """
+    Ip Icmp Igmp ProtoThree Ipip ProtoFive Tcp ProtoSeven Egp ProtoNine ProtoTen
+    ProtoEleven Pup ProtoThirteen ProtoFourteen ProtoFifteen ProtoSixteen Udp
+    ProtoEighteen ProtoNineteen ProtoTwenty ProtoTwentyone Idp ProtoTwentythree
+    ProtoTwentyfour ProtoTwentyfive ProtoTwentysix ProtoTwentyseven ProtoTwentyeight
+    ProtoTp ProtoThirty ProtoThirtyone ProtoThirtytwo Dccp ProtoThirtyfour
+    ProtoThirtyfive ProtoThirtysix ProtoThirtyseven ProtoThirtyeight ProtoThirtynine
+    ProtoFourty Ipv6 ProtoFourtytwo Routing Fragment ProtoFourtyfive Rsvp Gre
+    ProtoFourtyeight ProtoFourtynine Esp Ah ProtoFiftytwo ProtoFiftythree ProtoFiftyfour
+    ProtoFiftyfive ProtoFiftysix ProtoFiftyseven Icmpv6 None Dstopts ProtoSixtyone
+    ProtoSixtytwo ProtoSixtythree ProtoSixtyfour ProtoSixtyfive ProtoSixtysix
+    ProtoSixtyseven ProtoSixtyeight ProtoSixtynine ProtoSeventy ProtoSeventyone
+    ProtoSeventytwo ProtoSeventythree ProtoSeventyfour ProtoSeventyfive ProtoSeventysix
+    ProtoSeventyseven ProtoSeventyeight ProtoSeventynine ProtoEighty ProtoEightyone
+    ProtoEightytwo ProtoEightythree ProtoEightyfour ProtoEightyfive ProtoEightysix
+    ProtoEightyseven ProtoEightyeight ProtoEightynine ProtoNinety ProtoNinetyone Mtp
+    ProtoNinetythree Beetph ProtoNinetyfive ProtoNinetysix ProtoNineetyseven Encap
+    ProtoNinetynine ProtoOnehundred ProtoOnehundredandone ProtoOnehundredandtwo Pim
+    ProtoOnehundredandfour ProtoOnehundredandfive ProtoOnehundredandsix
+    ProtoOnehundredandseven Comp ProtoOnehundredandnine ProtoOnehundredandten
+    ProtoOnehundredandeleven ProtoOnehundredandtwelve ProtoOnehundredandthirteen
+    ProtoOnehundredandfourteen ProtoOnehundredandfifteen ProtoOnehundredandsixteen
+    ProtoOnehundredandseventeen ProtoOnehundredandeighteen ProtoOnehundredandnineteen
+    ProtoOnehundredandtwenty ProtoOnehundredandtwentyone ProtoOnehundredandtwentytwo
+    ProtoOnehundredandtwentythree ProtoOnehundredandtwentyfour
+    ProtoOnehundredandtwentyfive ProtoOnehundredandtwentysix
+    ProtoOnehundredandtwentyseven ProtoOnehundredandtwentyeight
+    ProtoOnehundredandtwentynine ProtoOnehundredandthirty ProtoOnehundredandthirtyone
+    Sctp ProtoOnehundredandthirtythree ProtoOnehundredandthirtyfour Mh Udplite Mpls
+    ProtoOnehundredandthirtyeight ProtoOnehundredandthirtynine ProtoOnehundredandfourty
+    ProtoOnehundredandfourtyone ProtoOnehundredandfourtytwo Ethernet
+    ProtoOnehundredandfourtyfour ProtoOnehundredandfourtyfive
+    ProtoOnehundredandfourtysix ProtoOnehundredandfourtyseven
+    ProtoOnehundredandfourtyeight ProtoOnehundredandfourtynine ProtoOnehundredandfifty
+    ProtoOnehundredandfiftyone ProtoOnehundredandfiftytwo ProtoOnehundredandfiftythree
+    ProtoOnehundredandfiftyfour ProtoOnehundredandfiftyfive ProtoOnehundredandfiftysix
+    ProtoOnehundredandfiftyseven ProtoOnehundredandfiftyeight
+    ProtoOnehundredandfiftynine ProtoOnehundredandsixty ProtoOnehundredandsixtyone
+    ProtoOnehundredandsixtytwo ProtoOnehundredandsixtythree ProtoOnehundredandsixtyfour
+    ProtoOnehundredandsixtyfive ProtoOnehundredandsixtysix ProtoOnehundredandsixtyseven
+    ProtoOnehundredandsixtyeight ProtoOnehundredandsixtynine ProtoOnehundredandseventy
+    ProtoOnehundredandseventyone ProtoOnehundredandseventytwo
+    ProtoOnehundredandseventythree ProtoOnehundredandseventyfour
+    ProtoOnehundredandseventyfive ProtoOnehundredandseventysix
+    ProtoOnehundredandseventyseven ProtoOnehundredandseventyeight
+    ProtoOnehundredandseventynine ProtoOnehundredandeighty ProtoOnehundredandeightyone
+    ProtoOnehundredandeightytwo ProtoOnehundredandeightythree
+    ProtoOnehundredandeightyfour ProtoOnehundredandeightyfive
+    ProtoOnehundredandeightysix ProtoOnehundredandeightyseven
+    ProtoOnehundredandeightyeight ProtoOnehundredandeightynine ProtoOnehundredandninety
+    ProtoOnehundredandninetyone ProtoOnehundredandninetytwo
+    ProtoOnehundredandninetythree ProtoOnehundredandninetyfour
+    ProtoOnehundredandninetyfive ProtoOnehundredandninetysix
+    ProtoOnehundredandninetyseven ProtoOnehundredandninetyeight
+    ProtoOnehundredandninetynine ProtoTwohundred ProtoTwohundredandone
+    ProtoTwohundredandtwo ProtoTwohundredandthree ProtoTwohundredandfour
+    ProtoTwohundredandfive ProtoTwohundredandsix ProtoTwohundredandseven
+    ProtoTwohundredandeight ProtoTwohundredandnine ProtoTwohundredandten
+    ProtoTwohundredandeleven ProtoTwohundredandtwelve ProtoTwohundredandthirteen
+    ProtoTwohundredandfourteen ProtoTwohundredandfifteen ProtoTwohundredandsixteen
+    ProtoTwohundredandseventeen ProtoTwohundredandeighteen ProtoTwohundredandnineteen
+    ProtoTwohundredandtwenty ProtoTwohundredandtwentyone ProtoTwohundredandtwentytwo
+    ProtoTwohundredandtwentythree ProtoTwohundredandtwentyfour
+    ProtoTwohundredandtwentyfive ProtoTwohundredandtwentysix
+    ProtoTwohundredandtwentyseven ProtoTwohundredandtwentyeight
+    ProtoTwohundredandtwentynine ProtoTwohundredandthirty ProtoTwohundredandthirtyone
+    ProtoTwohundredandthirtytwo ProtoTwohundredandthirtythree
+    ProtoTwohundredandthirtyfour ProtoTwohundredandthirtyfive
+    ProtoTwohundredandthirtysix ProtoTwohundredandthirtyseven
+    ProtoTwohundredandthirtyeight ProtoTwohundredandthirtynine ProtoTwohundredandfourty
+    ProtoTwohundredandfourtyone ProtoTwohundredandfourtytwo
+    ProtoTwohundredandfourtythree ProtoTwohundredandfourtyfour
+    ProtoTwohundredandfourtyfive ProtoTwohundredandfourtysix
+    ProtoTwohundredandfourtyseven ProtoTwohundredandfourtyeight
+    ProtoTwohundredandfourtynine ProtoTwohundredandfifty ProtoTwohundredandfiftyone
+    ProtoTwohundredandfiftytwo ProtoTwohundredandfiftythree ProtoTwohundredandfiftyfour
+    ProtoRaw ProtoTwohundredandfiftysix ProtoTwohundredandfiftyseven
+    ProtoTwohundredandfiftyeight ProtoTwohundredandfiftynine ProtoTwohundredandsixty
+    ProtoTwohundredandsixtyone Mptcp Max
+""".split()
+
+
+class _BadJson(Exception):
+    """A JSON value does not have the form its field needs."""
+
+
+def _json_int(value, low, high):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _BadJson("expected an integer, got %s" % json.dumps(value)[:40])
+    if not low <= value <= high:
+        raise _BadJson("%d is out of range" % value)
+    return value
+
+
+def _json_field(obj, name, optional=False):
+    if not isinstance(obj, dict):
+        raise _BadJson("expected an object, got %s" % json.dumps(obj)[:40])
+    if name not in obj:
+        if optional:
+            return None
+        raise _BadJson("missing field %r" % name)
+    return obj[name]
+
+
+def _json_bool(value):
+    if not isinstance(value, bool):
+        raise _BadJson("expected true or false, got %s" % json.dumps(value)[:40])
+    return value
+
+
+def _json_str(value):
+    if not isinstance(value, str):
+        raise _BadJson("expected a string, got %s" % json.dumps(value)[:40])
+    return value
+
+
+def _int_json(low, high):
+    return (None, lambda value, limit: _json_int(value, low, high))
+
+
+def _base64_lz4(data):
+    return base64.b64encode(lz4_compress_prepend_size(data)).decode("ascii")
+
+
+def _base64_decode(value):
+    try:
+        return base64.b64decode(_json_str(value), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _BadJson("invalid base64: %s" % exc) from None
+
+
+def _bytes_from_json(value, limit):
+    try:
+        return _lz4_decompress_prepended(_base64_decode(value), limit)
+    except _LZ4Error as exc:
+        raise _BadJson("invalid LZ4 data: %s" % exc) from None
+
+
+def _hash_from_json(value, limit):
+    if not isinstance(value, list):
+        raise _BadJson("expected an array of bytes (8 for XXHash, 32 for SHA-256)")
+    return bytes(_json_int(item, 0, 255) for item in value)
+
+
+def _kebab_case(name: str) -> str:
+    return "".join("-" + c.lower() if c.isupper() and i else c.lower()
+                   for i, c in enumerate(name))
+
+
+# SnapshotTrigger as wasmer-config names it (wasmer-journal 0.600.0 on).
+_TRIGGER_KEBAB = {member.name: _kebab_case(member.name) for member in SnapshotTrigger}
+
+
+def _enum_json(enum_class, names=None, also=()):
+    """(to_json, from_json) of a unit enum: member names, or ``names``
+    ({member name: JSON name}); from_json also reads the names of the
+    ``also`` forms (other eras')."""
+    names = names or {}
+    to_name = {member: names.get(member.name, member.name) for member in enum_class}
+    from_name = dict(enum_class.__members__)
+    for extra in (names,) + tuple(also):
+        from_name.update({name: enum_class[member] for member, name in extra.items()})
+
+    def from_json(value, limit):
+        try:
+            return from_name[_json_str(value)]
+        except KeyError:
+            raise _BadJson("unknown %s %r" % (enum_class.__name__, value)) from None
+
+    return (to_name.__getitem__, from_json)
+
+
+def _bits_from_json(high):
+    def from_json(value, limit):
+        return _json_int(_json_field(value, "bits"), 0, high)
+    return from_json
+
+
+def _named_from_json(names, high):
+    index = {name: number for number, name in enumerate(names)}
+
+    def from_json(value, limit):
+        if isinstance(value, str):
+            try:
+                return index[value]
+            except KeyError:
+                raise _BadJson("unknown name %r" % value) from None
+        return _json_int(value, 0, high)
+
+    return from_json
+
+
+def _named_to_json(names):
+    return lambda value: names[value] if value < len(names) else value
+
+
+def _exit_code_to_json(value):
+    if value is None:
+        return None
+    if value.kind is ExitCodeKind.Errno:
+        return {"Errno": _named_to_json(_ERRNO_NAMES)(value.value)}
+    return {"Other": value.value}
+
+
+_errno_from_json = _named_from_json(_ERRNO_NAMES, 0xFFFF)
+
+
+def _exit_code_from_json(value, limit):
+    if value is None:
+        return None
+    if type(value) is int:                  # wasmer 5 on: ExitCode(u16), read as Other
+        return ExitCode.other(_json_int(value, 0, 0xFFFF))
+    if isinstance(value, dict) and len(value) == 1:
+        if "Errno" in value:
+            return ExitCode.errno(_errno_from_json(value["Errno"], limit))
+        if "Other" in value:
+            return ExitCode.other(_json_int(value["Other"], -(1 << 31), (1 << 31) - 1))
+    raise _BadJson('expected a number, {"Errno": name} or {"Other": n}')
+
+
+def _exit_code_number_to_json(value):
+    """wasmer 5 on: an ExitCode is a number.  wasmer reads Other(n) as
+    n % 256 (and an Errno likewise), so only Other(0..255) come back the
+    same; the rest keep their tagged form."""
+    if value is not None and value.kind is ExitCodeKind.Other and 0 <= value.value <= 0xFF:
+        return value.value
+    return _exit_code_to_json(value)
+
+
+def _thread_start_to_json(value):
+    if value.start_ptr is None:
+        return "main_thread"
+    return {"thread_spawn": {"start_ptr": value.start_ptr}}
+
+
+def _thread_start_from_json(value, limit):
+    if value == "main_thread":
+        return ThreadStartType.main_thread()
+    spawn = _json_field(value, "thread_spawn")
+    return ThreadStartType.thread_spawn(
+        _json_int(_json_field(spawn, "start_ptr"), 0, (1 << 64) - 1))
+
+
+def _struct_json(cls, converters):
+    def to_json(value):
+        return {name: convert(item) if convert else item
+                for (name, convert, _), item in zip(converters, value)}
+
+    def from_json(value, limit):
+        return cls(*(parse(_json_field(value, name), limit) for name, _, parse in converters))
+
+    return (to_json, from_json)
+
+
+def _u64_field(name):
+    return (name, None, lambda value, limit: _json_int(value, 0, (1 << 64) - 1))
+
+
+def _u32_field(name):
+    return (name, None, lambda value, limit: _json_int(value, 0, 0xFFFFFFFF))
+
+
+def _bool_field(name):
+    return (name, None, lambda value, limit: _json_bool(value))
+
+
+def _ip_from_json(value, limit):
+    try:
+        return _check_ip(_json_str(value))
+    except EntryValueError as exc:
+        raise _BadJson(str(exc)) from None
+
+
+def _sockaddr_to_json(value):
+    if len(value) == 2:
+        return "%s:%d" % value
+    host, port, flowinfo, scope_id = value
+    if flowinfo:
+        return {"ip": host, "port": port, "flowinfo": flowinfo, "scope_id": scope_id}
+    if scope_id:
+        return "[%s%%%d]:%d" % (host, scope_id, port)
+    return "[%s]:%d" % (host, port)
+
+
+def _sockaddr_exact(value):
+    """Rust's Display of a SocketAddr, which has no room for flowinfo."""
+    if len(value) == 4 and value[2]:
+        value = value[:2] + (0,) + value[3:]
+    return _sockaddr_to_json(value)
+
+
+def _decimal(text, high):
+    if not (text.isascii() and text.isdigit()) or int(text) > high:
+        raise _BadJson("invalid socket address syntax")
+    return int(text)
+
+
+def _sockaddr_from_json(value, limit):
+    if isinstance(value, dict):                     # our extended form
+        host = _ip_from_json(_json_field(value, "ip"), limit)
+        port = _json_int(_json_field(value, "port"), 0, 0xFFFF)
+        if host.version == 4:
+            return (str(host), port)
+        return (_ipv6_text(host), port,
+                _json_int(_json_field(value, "flowinfo", True) or 0, 0, 0xFFFFFFFF),
+                _json_int(_json_field(value, "scope_id", True) or 0, 0, 0xFFFFFFFF))
+    text = _json_str(value)
+    try:
+        if text.startswith("["):
+            host, _, port = text[1:].partition("]:")
+            host, percent, scope = host.partition("%")
+            address = ipaddress.IPv6Address(host)
+            scope_id = _decimal(scope, 0xFFFFFFFF) if percent else 0
+            return (_ipv6_text(address), _decimal(port, 0xFFFF), 0, scope_id)
+        host, _, port = text.rpartition(":")
+        return (str(ipaddress.IPv4Address(host)), _decimal(port, 0xFFFF))
+    except ValueError:
+        raise _BadJson("invalid socket address syntax: %r" % text) from None
+
+
+def _duration_to_json(value):
+    if value is None:
+        return None
+    secs, nanos = divmod(value, _NANOS_PER_SEC)
+    return {"secs": secs, "nanos": nanos}
+
+
+def _duration_from_json(value, limit):
+    if value is None:
+        return None
+    secs = _json_int(_json_field(value, "secs"), 0, (1 << 64) - 1)
+    nanos = _json_int(_json_field(value, "nanos"), 0, 0xFFFFFFFF)
+    try:
+        return _duration_nanos(secs, nanos)
+    except _Invalid as exc:
+        raise _BadJson(str(exc)) from None
+
+
+def _system_time_to_json(value):
+    secs, nanos = divmod(max(value, 0), _NANOS_PER_SEC)
+    return {"secs_since_epoch": secs, "nanos_since_epoch": nanos}
+
+
+def _system_time_from_json(value, limit):
+    secs = _json_int(_json_field(value, "secs_since_epoch"), 0, (1 << 64) - 1)
+    nanos = _json_int(_json_field(value, "nanos_since_epoch"), 0, 0xFFFFFFFF)
+    return secs * _NANOS_PER_SEC + nanos
+
+
+_epoll_event_json = _struct_json(EpollEventCtl, [
+    ("events", lambda bits: {"bits": bits}, _bits_from_json(0xFFFFFFFF)),
+    _u64_field("ptr"), _u32_field("fd"), _u32_field("data1"), _u64_field("data2")])
+
+
+def _region_from_json(value, limit):
+    if isinstance(value, list) and len(value) == 2:       # serde accepts [start, end]
+        value = {"start": value[0], "end": value[1]}
+    return MemoryRegion(_json_int(_json_field(value, "start"), 0, (1 << 64) - 1),
+                        _json_int(_json_field(value, "end"), 0, (1 << 64) - 1))
+
+
+def _optional(converter):
+    to_json, from_json = converter
+    return (lambda value: None if value is None else to_json(value),
+            lambda value, limit: None if value is None else from_json(value, limit))
+
+
+# Each field type's JSON form: (to_json or None for as-is, from_json).
+
+def _bits_json(high):
+    return (lambda bits: {"bits": bits}, _bits_from_json(high))
+
+
+# JSON that changed between releases: json_era(layout) -> changed attributes.
+
+def _exit_code_era(layout):
+    """From wasmer-journal 0.12.0 an exit code is a number (wasix ExitCode(u16))."""
+    if layout.json_release >= (0, 12, 0):
+        return {"to_json": _exit_code_number_to_json, "exact_json": _exit_code_mod_256}
+    return None
+
+
+def _memory_layout_era(layout):
+    """From 0.601.0 WasiMemoryLayout has a ``tls_base`` (never archived: null)."""
+    if layout.json_release < (0, 601, 0):
+        return None
+    to_json = MEMORY_LAYOUT.to_json
+    return {"to_json": lambda value: dict(to_json(value), tls_base=None)}
+
+
+# What wasmer itself prints where its reading loses something (exact_json).
+
+def _bits_exact(known):
+    """bitflags drops the bits it has no name for when wasmer reads them."""
+    return lambda bits: {"bits": bits & known}
+
+
+def _exit_code_mod_256(value):
+    """wasmer 5 on reads an exit code as ``(n % 256) as u16`` (Rust's %)."""
+    if value is None:
+        return None
+    number = value.value
+    remainder = abs(number) % 256 * (-1 if number < 0 else 1)
+    return remainder & 0xFFFF
+
+
+def _ipv6_text(address: ipaddress.IPv6Address) -> str:
+    """An IPv6 address as Rust's Display writes it (IPv4-mapped as dotted quad)."""
+    mapped = address.ipv4_mapped
+    if mapped is not None:
+        return "::ffff:%s" % mapped
+    return address.compressed
+
+
+def _ip_text(address) -> str:
+    if address.version == 6:
+        return _ipv6_text(address)
+    return str(address)
+
+
+# Text of values, for inspect.
+
+def _format_bytes(data, whole: bool = False) -> str:
+    """``27B 474554202f204854…``: the length and the first 8 bytes in hex."""
+    data = bytes(data)
+    if whole:
+        return data.hex()
+    text = "%dB" % len(data)
+    if data:
+        text += " " + data[:8].hex() + ("\u2026" if len(data) > 8 else "")
+    return text
+
+
+def _format_time(nanos: int) -> str:
+    """Nanoseconds since the Unix epoch as UTC ISO 8601 text."""
+    secs, rest = divmod(nanos, 1_000_000_000)
+    try:
+        moment = datetime.datetime.fromtimestamp(secs, datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return str(nanos)
+    return "%s.%09dZ" % (moment.strftime("%Y-%m-%dT%H:%M:%S"), rest)
+
+
+def _format_sockaddr(value: tuple) -> str:
+    if len(value) == 2:
+        return "%s:%d" % value
+    host, port, flowinfo, scope_id = value
+    text = "[%s%s]:%d" % (host, "%%%d" % scope_id if scope_id else "", port)
+    return text + ("(flowinfo=%d)" % flowinfo if flowinfo else "")
+
+
+def _text_bool(value) -> str:
+    return "true" if value else "false"
+
+
+def _text_fields(*texts):
+    """``(name=value,...)`` of a named tuple, each item by its own text."""
+    def text(value):
+        return "(%s)" % ",".join("%s=%s" % (name, to_text(item)) for name, to_text, item
+                                 in zip(value._fields, texts, value))
+    return text
+
+
+def _text_exit_code(value) -> str:
+    number = value.value
+    if value.kind is ExitCodeKind.Errno and 0 <= number < len(_ERRNO_NAMES):
+        number = _ERRNO_NAMES[number]
+    return "%s(%s)" % (value.kind.name, number)
+
+
+def _text_thread_start(value) -> str:
+    return "main_thread" if value.is_main_thread else "thread_spawn(%#x)" % value.start_ptr
+
+
+# ---------------------------------------------------------------------------
 # Archived field types
 # ---------------------------------------------------------------------------
 #
@@ -1108,7 +1594,7 @@ class _Invalid(Exception):
 
 
 class _FieldType:
-    """How one archived field is stored, decoded, encoded and validated.
+    """Everything about one kind of archived value, in one place.
 
     fmt     -- struct format of the field inside the root struct
     decode  -- raw unpacked value -> Python value (None: used as is)
@@ -1117,17 +1603,26 @@ class _FieldType:
     vector  -- out-of-line data (i32 offset + u32 len): "bytes", "str" or
                "lz4" (the entry holds the data uncompressed)
     align   -- alignment of that data (16 for AlignedCowVec, 1 for Box<[u8]>)
+    to_json -- Python value -> the JSON wasmer's serde writes (None: as is),
+               or an extended form where that would lose something
+    from_json -- (JSON value, decompression limit) -> Python value, reading
+               every era's form; raises _BadJson
+    exact_json -- what wasmer itself prints where to_json keeps more
+    text    -- Python value (not None) -> compact human text (``inspect``)
 
-    A type whose archive form differs between layouts answers
-    ``for_layout(layout)`` with the form that layout stores; the others
-    are the same in every layout.
+    A type whose archive or JSON form differs between layouts answers
+    ``for_layout(layout)`` with the form that layout's wasmer uses:
+    ``by_layout(layout)`` gives the archive form, ``json_era(layout)``
+    the JSON attributes that era changes.
     """
 
     __slots__ = ("name", "fmt", "size", "decode", "encode", "check", "vector",
-                 "align", "_by_layout")
+                 "align", "to_json", "from_json", "exact_json", "text",
+                 "_by_layout", "_json_era", "_per_layout")
 
     def __init__(self, name, fmt, check, decode=None, encode=None, vector=None,
-                 align=16, by_layout=None):
+                 align=16, by_layout=None, json=(None, None), exact=None, text=str,
+                 json_era=None):
         self.name = name
         self.fmt = fmt
         self.size = struct.calcsize("<" + fmt)
@@ -1136,11 +1631,38 @@ class _FieldType:
         self.encode = encode
         self.vector = vector
         self.align = align
+        self.to_json, self.from_json = json
+        self.exact_json = exact or self.to_json
+        self.text = text
         self._by_layout = by_layout
+        self._json_era = json_era
+        self._per_layout = {}
 
     def for_layout(self, layout: "Layout") -> "_FieldType":
-        """This type as ``layout`` archives it."""
-        return self if self._by_layout is None else self._by_layout(layout)
+        """This type as ``layout`` archives it, with that era's JSON."""
+        found = self._per_layout.get(layout)
+        if found is None:
+            found = self if self._by_layout is None else self._by_layout(layout)
+            changes = self._json_era(layout) if self._json_era else None
+            if changes:
+                found = found.replace(**changes)
+            self._per_layout[layout] = found
+        return found
+
+    def replace(self, **changes) -> "_FieldType":
+        """A copy with some attributes changed (``exact_json`` follows a
+        changed ``to_json`` unless given)."""
+        copy = object.__new__(_FieldType)
+        for name in self.__slots__:
+            setattr(copy, name, getattr(self, name))
+        if "to_json" in changes and "exact_json" not in changes \
+                and self.exact_json is self.to_json:
+            changes["exact_json"] = changes["to_json"]
+        for name, value in changes.items():
+            setattr(copy, name, value)
+        copy._by_layout = copy._json_era = None
+        copy._per_layout = {}
+        return copy
 
     def __repr__(self):
         return "<field type %s>" % self.name
@@ -1213,13 +1735,22 @@ def _encode_hash8(value):
     return value
 
 
-def _enum_type(enum_class, explicit=None, allowed=None):
+def _member_name(member) -> str:
+    return member.name
+
+
+def _enum_type(enum_class, explicit=None, allowed=None, json=None, exact=None,
+               json_era=None):
     """The field type of a repr(u8) archived enum.
 
     ``explicit`` maps members to the explicit discriminant rkyv 0.8 stores
     for them (rkyv 0.7 stores every variant's index); ``allowed(layout)``
-    gives the values a layout holds (default: all).
+    gives the values a layout holds (default: all).  ``json`` defaults to
+    the member names; ``exact`` and ``json_era`` are as for _FieldType.
     """
+    json = json or _enum_json(enum_class)
+    forms = dict(json=json, exact=exact, text=_member_name, json_era=json_era)
+
     def check(value):
         if isinstance(value, enum_class):
             return value
@@ -1233,12 +1764,7 @@ def _enum_type(enum_class, explicit=None, allowed=None):
         except (TypeError, ValueError):
             raise _fail("%r is not a %s" % (value, enum_class.__name__)) from None
 
-    cache = {}
-
     def by_layout(layout):
-        found = cache.get(layout)
-        if found is not None:
-            return found
         values = allowed(layout) if allowed else None
         stored = {}
         for member in enum_class:                   # aliases are not iterated
@@ -1267,35 +1793,60 @@ def _enum_type(enum_class, explicit=None, allowed=None):
                     raise EntryValueError("%s.%s cannot be stored in layout %s (%s)"
                                           % (enum_class.__name__, member.name,
                                              layout.name, layout.releases)) from None
-        found = cache[layout] = _FieldType(enum_class.__name__, "B", check, decode, encode)
-        return found
+        return _FieldType(enum_class.__name__, "B", check, decode, encode, json=json,
+                          exact=exact, text=_member_name)
 
-    return _FieldType(enum_class.__name__, "B", check, by_layout=by_layout)
+    return _FieldType(enum_class.__name__, "B", check, by_layout=by_layout, **forms)
 
 
-U8 = _FieldType("u8", "B", _int_checker(0, 0xFF, "u8"))
-U16 = _FieldType("u16", "H", _int_checker(0, 0xFFFF, "u16"))
-U32 = _FieldType("u32", "I", _int_checker(0, 0xFFFFFFFF, "u32"))
-U64 = _FieldType("u64", "Q", _int_checker(0, 0xFFFFFFFFFFFFFFFF, "u64"))
-I32 = _FieldType("i32", "i", _int_checker(-(1 << 31), (1 << 31) - 1, "i32"))
-I64 = _FieldType("i64", "q", _int_checker(-(1 << 63), (1 << 63) - 1, "i64"))
-BOOL = _FieldType("bool", "B", _check_bool, _decode_bool, int)
-HASH8 = _FieldType("[u8; 8]", "8s", _check_bytes, encode=_encode_hash8)
-BOXED_HASH = _FieldType("Box<[u8]>", "iI", _check_bytes, vector="bytes", align=1)
+U8 = _FieldType("u8", "B", _int_checker(0, 0xFF, "u8"),
+                json=_int_json(0, 0xFF))
+U16 = _FieldType("u16", "H", _int_checker(0, 0xFFFF, "u16"),
+                 json=_int_json(0, 0xFFFF))
+U32 = _FieldType("u32", "I", _int_checker(0, 0xFFFFFFFF, "u32"),
+                 json=_int_json(0, 0xFFFFFFFF))
+U64 = _FieldType("u64", "Q", _int_checker(0, 0xFFFFFFFFFFFFFFFF, "u64"),
+                 json=_int_json(0, (1 << 64) - 1))
+I32 = _FieldType("i32", "i", _int_checker(-(1 << 31), (1 << 31) - 1, "i32"),
+                 json=_int_json(-(1 << 31), (1 << 31) - 1))
+I64 = _FieldType("i64", "q", _int_checker(-(1 << 63), (1 << 63) - 1, "i64"),
+                 json=_int_json(-(1 << 63), (1 << 63) - 1))
+BOOL = _FieldType("bool", "B", _check_bool, _decode_bool, int,
+                  json=(None, lambda value, limit: _json_bool(value)), text=_text_bool)
+HASH8 = _FieldType("[u8; 8]", "8s", _check_bytes, encode=_encode_hash8,
+                   json=(list, _hash_from_json), text=bytes.hex)
+BOXED_HASH = _FieldType("Box<[u8]>", "iI", _check_bytes, vector="bytes", align=1,
+                        json=(list, _hash_from_json), text=bytes.hex)
 # InitModuleV1.wasm_hash: inline in wasmer-4.2, boxed (8 or 32 bytes) after.
 WASM_HASH = _FieldType("[u8; 8] or Box<[u8]>", "iI", _check_bytes,
-                       by_layout=lambda layout: BOXED_HASH if layout.boxed_hash else HASH8)
-BYTES = _FieldType("AlignedCowVec<u8>", "iI", _check_bytes, vector="bytes")
-STR = _FieldType("AlignedCowStr", "iI", _check_str, _decode_utf8, vector="str")
+                       by_layout=lambda layout: BOXED_HASH if layout.boxed_hash else HASH8,
+                       json=(list, _hash_from_json), text=bytes.hex)
+BYTES = _FieldType("AlignedCowVec<u8>", "iI", _check_bytes, vector="bytes",
+                   json=(_base64_lz4, _bytes_from_json), text=_format_bytes)
+STR = _FieldType("AlignedCowStr", "iI", _check_str, _decode_utf8, vector="str",
+                 json=(None, lambda value, limit: _json_str(value)), text=repr)
 
 # Bit sets and protocol numbers are stored as plain integers; their own
-# types differ only in their JSON form.
-OFLAGS = _FieldType("Oflags (u16 bits)", "H", U16.check)
-FDFLAGS = _FieldType("Fdflags (u16 bits)", "H", U16.check)
-FDFLAGSEXT = _FieldType("Fdflagsext (u16 bits)", "H", U16.check)
-FSTFLAGS = _FieldType("Fstflags (u16 bits)", "H", U16.check)
-RIGHTS = _FieldType("Rights (u64 bits)", "Q", U64.check)
-SOCKPROTO = _FieldType("SockProto (u16)", "H", U16.check)
+# types differ in their JSON and text (hex) forms.
+OFLAGS = _FieldType("Oflags (u16 bits)", "H", U16.check,
+                    json=_bits_json(0xFFFF), exact=_bits_exact(0xF), text=hex)
+FDFLAGS = _FieldType("Fdflags (u16 bits)", "H", U16.check,
+                     json=_bits_json(0xFFFF), exact=_bits_exact(0x1F), text=hex)
+LOOKUPFLAGS = _FieldType("LookupFlags (u32 bits)", "I", U32.check,
+                         json=_int_json(0, 0xFFFFFFFF), text=hex)
+SIFLAGS = _FieldType("SiFlags (u16 bits)", "H", U16.check, json=_int_json(0, 0xFFFF),
+                     text=hex)
+EVENTFDFLAGS = _FieldType("EventFdFlags (u16 bits)", "H", U16.check,
+                          json=_int_json(0, 0xFFFF), text=hex)
+FDFLAGSEXT = _FieldType("Fdflagsext (u16 bits)", "H", U16.check,
+                        json=_bits_json(0xFFFF), exact=_bits_exact(0x1), text=hex)
+FSTFLAGS = _FieldType("Fstflags (u16 bits)", "H", U16.check,
+                      json=_bits_json(0xFFFF), exact=_bits_exact(0xF), text=hex)
+RIGHTS = _FieldType("Rights (u64 bits)", "Q", U64.check, json=_bits_json((1 << 64) - 1),
+                    exact=_bits_exact((1 << 39) - 1), text=hex)
+SOCKPROTO = _FieldType("SockProto (u16)", "H", U16.check,
+                       json=(_named_to_json(_SOCKPROTO_NAMES),
+                             _named_from_json(_SOCKPROTO_NAMES, 0xFFFF)))
 
 _check_u16 = U16.check
 _check_u32 = U32.check
@@ -1347,7 +1898,9 @@ def _encode_exit_code(value):
 
 _EXIT_KIND = _enum_type(ExitCodeKind)
 EXIT_CODE_OPT = _FieldType("Option<JournalExitCodeV1>", "12s", _check_exit_code,
-                           _decode_exit_code, _encode_exit_code)
+                           _decode_exit_code, _encode_exit_code,
+                           json=(_exit_code_to_json, _exit_code_from_json),
+                           text=_text_exit_code, json_era=_exit_code_era)
 
 # -- JournalThreadStartTypeV1: tag u8, ThreadSpawn start_ptr u64 @+8; 16 bytes.
 _thread_spawn_struct = struct.Struct("<B7xQ")
@@ -1385,7 +1938,9 @@ def _encode_thread_start(value):
 
 
 THREAD_START = _FieldType("JournalThreadStartTypeV1", "16s", _check_thread_start,
-                          _decode_thread_start, _encode_thread_start)
+                          _decode_thread_start, _encode_thread_start,
+                          json=(_thread_start_to_json, _thread_start_from_json),
+                          text=_text_thread_start)
 
 # -- JournalWasiMemoryLayout: four u64; 32 bytes.
 _memory_layout_struct = struct.Struct("<4Q")
@@ -1404,7 +1959,9 @@ def _check_memory_layout(value):
 MEMORY_LAYOUT = _FieldType(
     "JournalWasiMemoryLayout", "32s", _check_memory_layout,
     lambda raw: WasiMemoryLayout._make(_memory_layout_struct.unpack(raw)),
-    lambda value: _memory_layout_struct.pack(*value))
+    lambda value: _memory_layout_struct.pack(*value),
+    json=_struct_json(WasiMemoryLayout, [_u64_field(name) for name in WasiMemoryLayout._fields]),
+    text=_text_fields(str, str, str, str), json_era=_memory_layout_era)
 
 # -- IP addresses: Ipv4Addr = 4 octets, Ipv6Addr = 16 octets (network order);
 #    IpAddr = tag u8 (V4 0, V6 1) + octets at +1, 17 bytes.
@@ -1454,10 +2011,13 @@ def _encode_ip(address):
 
 
 IPV4 = _FieldType("Ipv4Addr", "4s", _check_ipv4, ipaddress.IPv4Address,
-                  operator.attrgetter("packed"))
+                  operator.attrgetter("packed"),
+                  json=(str, _ip_from_json), text=_ip_text)
 IPV6 = _FieldType("Ipv6Addr", "16s", _check_ipv6, ipaddress.IPv6Address,
-                  operator.attrgetter("packed"))
-IPADDR = _FieldType("IpAddr", "17s", _check_ip, _decode_ip, _encode_ip)
+                  operator.attrgetter("packed"),
+                  json=(_ipv6_text, _ip_from_json), text=_ip_text)
+IPADDR = _FieldType("IpAddr", "17s", _check_ip, _decode_ip, _encode_ip,
+                    json=(_ip_text, _ip_from_json), text=_ip_text)
 
 
 def _check_cidr(value):
@@ -1470,27 +2030,17 @@ def _check_cidr(value):
 
 IPCIDR = _FieldType("JournalIpCidrV1", "18s", _check_cidr,
                     lambda raw: IpCidr(_decode_ip(raw), raw[17]),
-                    lambda value: _encode_ip(value.ip) + bytes((value.prefix,)))
+                    lambda value: _encode_ip(value.ip) + bytes((value.prefix,)),
+                    json=_struct_json(IpCidr, [
+                        ("ip", _ip_text, _ip_from_json),
+                        ("prefix", None, lambda v, limit: _json_int(v, 0, 0xFF))]),
+                    text=lambda value: "%s/%d" % (_ip_text(value.ip), value.prefix))
 
 
 # -- SocketAddr: tag u8; V4 {ip[4] @+2, port u16 @+6};
 #    V6 {ip[16] @+4, port u16 @+20, flowinfo u32 @+24, scope_id u32 @+28}; 32 bytes.
 _sockaddr_v4_struct = struct.Struct("<Bx4sH24x")
 _sockaddr_v6_struct = struct.Struct("<B3x16sH2xII")
-
-
-def _ipv6_text(address: ipaddress.IPv6Address) -> str:
-    """An IPv6 address as Rust's Display writes it (IPv4-mapped as dotted quad)."""
-    mapped = address.ipv4_mapped
-    if mapped is not None:
-        return "::ffff:%s" % mapped
-    return address.compressed
-
-
-def _ip_text(address) -> str:
-    if address.version == 6:
-        return _ipv6_text(address)
-    return str(address)
 
 
 def _check_sockaddr(value):
@@ -1529,7 +2079,9 @@ def _encode_sockaddr(value):
 
 
 SOCKADDR = _FieldType("SocketAddr", "32s", _check_sockaddr, _decode_sockaddr,
-                      _encode_sockaddr)
+                      _encode_sockaddr,
+                      json=(_sockaddr_to_json, _sockaddr_from_json), exact=_sockaddr_exact,
+                      text=_format_sockaddr)
 
 # -- Durations and times, as int nanoseconds.  Duration = {secs u64, nanos
 #    u32, pad 4}, 16 bytes; Option<Duration> = tag u8 + Duration @+8, 24 bytes.
@@ -1589,7 +2141,8 @@ def _encode_duration_opt(value):
 
 
 DURATION_OPT = _FieldType("Option<Duration>", "24s", _check_duration_opt,
-                          _decode_duration_opt, _encode_duration_opt)
+                          _decode_duration_opt, _encode_duration_opt,
+                          json=(_duration_to_json, _duration_from_json))
 
 
 def _check_system_time(value):
@@ -1619,7 +2172,8 @@ def _encode_system_time(value):
 
 
 SYSTEM_TIME = _FieldType("Duration (since the Unix epoch)", "16s", _check_system_time,
-                         _decode_system_time, _encode_system_time)
+                         _decode_system_time, _encode_system_time,
+                         json=(_system_time_to_json, _system_time_from_json), text=_format_time)
 
 # -- Option<JournalEpollEventCtlV1>: tag u8, payload @+8 {events u32,
 #    ptr u64 @+8, fd u32 @+16, data1 u32 @+20, data2 u64 @+24}; 40 bytes.
@@ -1654,7 +2208,9 @@ def _encode_epoll_event(value):
 
 
 EPOLL_EVENT_OPT = _FieldType("Option<JournalEpollEventCtlV1>", "40s", _check_epoll_event,
-                             _decode_epoll_event, _encode_epoll_event)
+                             _decode_epoll_event, _encode_epoll_event,
+                             json=_optional(_epoll_event_json),
+                             text=_text_fields(hex, str, str, str, str))
 
 # -- TtySetV1 keeps the Tty fields flat in the archive: 4 x u32, 5 x bool.
 _tty_struct = struct.Struct("<4I5B")
@@ -1676,7 +2232,11 @@ def _decode_tty(raw):
 
 
 TTY = _FieldType("Tty (cols..line_buffered)", "21s", _check_tty, _decode_tty,
-                 lambda value: _tty_struct.pack(*value))
+                 lambda value: _tty_struct.pack(*value),
+                 json=_struct_json(Tty, [_u32_field(name) for name in Tty._fields[:4]]
+                                    + [_bool_field(name) for name in Tty._fields[4:]]),
+                 text=_text_fields(str, str, str, str, _text_bool, _text_bool, _text_bool,
+                                   _text_bool, _text_bool))
 
 # -- UpdateMemoryRegionV1 keeps Range<u64> as two u64: start, end.
 _region_struct = struct.Struct("<QQ")
@@ -1696,25 +2256,69 @@ def _check_region(value):
 
 REGION = _FieldType("Range<u64>", "16s", _check_region,
                     lambda raw: MemoryRegion._make(_region_struct.unpack(raw)),
-                    lambda value: _region_struct.pack(*value))
+                    lambda value: _region_struct.pack(*value),
+                    json=(lambda region: {"start": region.start, "end": region.end},
+                          _region_from_json),
+                    text=lambda region: "%#x..%#x" % region)
 
 # -- The compressed memory of UpdateMemoryRegionV1 (an AlignedCowVec<u8>
 #    holding lz4_flex compress_prepend_size output); the entry keeps the
 #    uncompressed bytes.
-LZ4_BYTES = _FieldType("AlignedCowVec<u8> (LZ4)", "iI", _check_bytes, vector="lz4")
+LZ4_BYTES = _FieldType("AlignedCowVec<u8> (LZ4)", "iI", _check_bytes, vector="lz4",
+                       json=(lambda compressed: base64.b64encode(compressed).decode("ascii"),
+                             lambda value, limit: _base64_decode(value)),
+                       text=lambda data: "%dB" % len(data))
 
 _UNKNOWN_255 = {"Unknown": 255}
 WHENCE = _enum_type(Whence, _UNKNOWN_255)
 CLOCKID = _enum_type(Snapshot0Clockid, _UNKNOWN_255)
 ADVICE = _enum_type(Advice, _UNKNOWN_255)
-TRIGGER = _enum_type(SnapshotTrigger, allowed=operator.attrgetter("triggers"))
+
+
+def _trigger_era(layout):
+    """From wasmer-journal 0.600.0 triggers are wasmer-config's kebab-case names."""
+    if layout.json_release >= (0, 600, 0):
+        return {"to_json": _enum_json(SnapshotTrigger, _TRIGGER_KEBAB)[0]}
+    return None
+
+
+TRIGGER = _enum_type(SnapshotTrigger, allowed=operator.attrgetter("triggers"),
+                     json=_enum_json(SnapshotTrigger, also=[_TRIGGER_KEBAB]),
+                     json_era=_trigger_era)
 EPOLL_CTL = _enum_type(EpollCtl)
-SECURITY = _enum_type(StreamSecurity)
+
+# virtual-net spelled AnyEncryption "AnyEncyption" before wasmer-journal 0.703.0,
+# and wasmer reads an archived Unknown as AnyEncryption.
+_SECURITY_TYPO = {"AnyEncryption": "AnyEncyption"}
+_SECURITY_RIGHT = {"AnyEncryption": "AnyEncryption"}
+
+
+def _security_exact(to_json):
+    def exact(member):
+        return to_json(StreamSecurity.AnyEncryption if member is StreamSecurity.Unknown
+                       else member)
+    return exact
+
+
+def _security_era(layout):
+    if layout.json_release >= (0, 703, 0):
+        to_json = _enum_json(StreamSecurity)[0]
+        return {"to_json": to_json, "exact_json": _security_exact(to_json)}
+    return None
+
+
+_SECURITY_JSON = _enum_json(StreamSecurity, _SECURITY_TYPO, also=[_SECURITY_RIGHT])
+SECURITY = _enum_type(StreamSecurity, json=_SECURITY_JSON,
+                      exact=_security_exact(_SECURITY_JSON[0]), json_era=_security_era)
 ADDRESS_FAMILY = _enum_type(Addressfamily)
 SOCKTYPE = _enum_type(Socktype)
 SOCKOPTION = _enum_type(Sockoption)
-TIME_TYPE = _enum_type(SocketOptTimeType)
-SHUTDOWN_HOW = _enum_type(SocketShutdownHow)
+TIME_TYPE = _enum_type(SocketOptTimeType, json=_enum_json(SocketOptTimeType, {
+    "ReadTimeout": "read_timeout", "WriteTimeout": "write_timeout",
+    "AcceptTimeout": "accept_timeout", "ConnectTimeout": "connect_timeout",
+    "BindTimeout": "bind_timeout", "Linger": "linger"}))
+SHUTDOWN_HOW = _enum_type(SocketShutdownHow, json=_enum_json(SocketShutdownHow, {
+    "Read": "read", "Write": "write", "Both": "both"}))
 
 
 # ---------------------------------------------------------------------------
@@ -1831,8 +2435,11 @@ class JournalEntry(tuple):
 
     # Other keyword names of fields (wasmer renamed some): alias -> field.
     _aliases: ClassVar[Dict[str, str]] = {}
+    # JSON names wasmer gave fields later: field -> (release, JSON name).
+    _json_renames: ClassVar[Dict[str, Tuple[tuple, str]]] = {}
     # Derived from ``archive`` and ``fields`` by __init_subclass__.
     _checks: ClassVar[tuple] = ()
+    _field_types: ClassVar[tuple] = ()      # the _ArchivedField of each field
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -1846,6 +2453,7 @@ class JournalEntry(tuple):
             setattr(cls, name, property(operator.itemgetter(index),
                                         doc="%s (%s)" % (name, by_name[name].type.name)))
         cls._checks = tuple(by_name[name].type.check for name in cls.fields)
+        cls._field_types = tuple(by_name[name] for name in cls.fields)
 
     def __new__(cls, *args, **kwargs):
         fields = cls.fields
@@ -1934,6 +2542,8 @@ class UpdateMemoryRegionV1(JournalEntry):
     """
     record_type = JournalEntryRecordType.UpdateMemoryRegionV1
     fields = ("region", "data")
+    # From wasmer-journal 0.4.0 wasmer's entry holds the compressed bytes.
+    _json_renames = {"data": ((0, 4, 0), "compressed_data")}
     archive = _Archive("JournalEntryUpdateMemoryRegionV1", 24,
                        (0, LZ4_BYTES, "data", "compressed_data"),
                        (8, REGION, "region", "start..end"))
@@ -2025,7 +2635,7 @@ class OpenFileDescriptorV1(JournalEntry):
     archive = _Archive("JournalEntryOpenFileDescriptorV1", 40,
                        (0, U32, "fd"),
                        (4, U32, "dirfd"),
-                       (8, U32, "dirflags"),
+                       (8, LOOKUPFLAGS, "dirflags"),
                        (12, FDFLAGS, "fs_flags"),
                        (14, OFLAGS, "o_flags"),
                        (16, RIGHTS, "fs_rights_base"),
@@ -2089,7 +2699,7 @@ class PathSetTimesV1(JournalEntry):
     fields = ("fd", "flags", "path", "st_atim", "st_mtim", "fst_flags")
     archive = _Archive("JournalEntryPathSetTimesV1", 40,
                        (0, U32, "fd"),
-                       (4, U32, "flags"),
+                       (4, LOOKUPFLAGS, "flags"),
                        (8, STR, "path"),
                        (16, U64, "st_atim"),
                        (24, U64, "st_mtim"),
@@ -2170,7 +2780,7 @@ class CreateHardLinkV1(JournalEntry):
     archive = _Archive("JournalEntryCreateHardLinkV1", 32,
                        (0, U32, "old_fd"),
                        (4, STR, "old_path"),
-                       (12, U32, "old_flags"),
+                       (12, LOOKUPFLAGS, "old_flags"),
                        (16, U32, "new_fd"),
                        (20, STR, "new_path"))
 
@@ -2258,6 +2868,7 @@ class CreatePipeV1(JournalEntry):
     record_type = JournalEntryRecordType.CreatePipeV1
     fields = ("fd1", "fd2")
     _aliases = {"read_fd": "fd1", "write_fd": "fd2"}
+    _json_renames = {"fd1": ((0, 19, 0), "read_fd"), "fd2": ((0, 19, 0), "write_fd")}
     archive = _Archive("JournalEntryCreatePipeV1", 8,
                        (0, U32, "fd1"),
                        (4, U32, "fd2"))
@@ -2272,7 +2883,7 @@ class CreateEventV1(JournalEntry):
     fields = ("initial_val", "flags", "fd")
     archive = _Archive("JournalEntryCreateEventV1", 16,
                        (0, U64, "initial_val"),
-                       (8, U16, "flags"),
+                       (8, EVENTFDFLAGS, "flags"),
                        (12, U32, "fd"))
 
 
@@ -2480,7 +3091,7 @@ class SocketSendToV1(JournalEntry):
     archive = _Archive("JournalEntrySocketSendToV1", 56,
                        (0, U32, "fd"),
                        (4, BYTES, "data"),
-                       (12, U16, "flags"),
+                       (12, SIFLAGS, "flags"),
                        (16, SOCKADDR, "addr"),
                        (48, BOOL, "is_64bit"))
 
@@ -2493,7 +3104,7 @@ class SocketSendV1(JournalEntry):
     archive = _Archive("JournalEntrySocketSendV1", 16,
                        (0, U32, "fd"),
                        (4, BYTES, "data"),
-                       (12, U16, "flags"),
+                       (12, SIFLAGS, "flags"),
                        (14, BOOL, "is_64bit"))
 
 
@@ -2565,7 +3176,7 @@ class OpenFileDescriptorV2(JournalEntry):
     archive = _Archive("JournalEntryOpenFileDescriptorV2", 48,
                        (0, U32, "fd"),
                        (4, U32, "dirfd"),
-                       (8, U32, "dirflags"),
+                       (8, LOOKUPFLAGS, "dirflags"),
                        (12, FDFLAGS, "fs_flags"),
                        (14, FDFLAGSEXT, "fd_flags"),
                        (16, OFLAGS, "o_flags"),
@@ -4174,501 +4785,8 @@ def convert(source: Union[str, "os.PathLike[str]"],
 # that entry_from_json reads back exactly and wasmer's import rejects,
 # rather than silently changed.
 
-# wasix Errno names, by errno value (ExitCode::Errno).
-_ERRNO_NAMES = """
-    Success Toobig Access Addrinuse Addrnotavail Afnosupport Again Already Badf Badmsg
-    Busy Canceled Child Connaborted Connrefused Connreset Deadlk Destaddrreq Dom Dquot
-    Exist Fault Fbig Hostunreach Idrm Ilseq Inprogress Intr Inval Io Isconn Isdir Loop
-    Mfile Mlink Msgsize Multihop Nametoolong Netdown Netreset Netunreach Nfile Nobufs
-    Nodev Noent Noexec Nolck Nolink Nomem Nomsg Noprotoopt Nospc Nosys Notconn Notdir
-    Notempty Notrecoverable Notsock Notsup Notty Nxio Overflow Ownerdead Perm Pipe Proto
-    Protonosupport Prototype Range Rofs Spipe Srch Stale Timedout Txtbsy Xdev Notcapable
-    Shutdown Memviolation Unknown
-""".split()
-
-# wasix SockProto names, by protocol number (SocketOpenV1.pt), typos included.
-_SOCKPROTO_NAMES = """
-    Ip Icmp Igmp ProtoThree Ipip ProtoFive Tcp ProtoSeven Egp ProtoNine ProtoTen
-    ProtoEleven Pup ProtoThirteen ProtoFourteen ProtoFifteen ProtoSixteen Udp
-    ProtoEighteen ProtoNineteen ProtoTwenty ProtoTwentyone Idp ProtoTwentythree
-    ProtoTwentyfour ProtoTwentyfive ProtoTwentysix ProtoTwentyseven ProtoTwentyeight
-    ProtoTp ProtoThirty ProtoThirtyone ProtoThirtytwo Dccp ProtoThirtyfour
-    ProtoThirtyfive ProtoThirtysix ProtoThirtyseven ProtoThirtyeight ProtoThirtynine
-    ProtoFourty Ipv6 ProtoFourtytwo Routing Fragment ProtoFourtyfive Rsvp Gre
-    ProtoFourtyeight ProtoFourtynine Esp Ah ProtoFiftytwo ProtoFiftythree ProtoFiftyfour
-    ProtoFiftyfive ProtoFiftysix ProtoFiftyseven Icmpv6 None Dstopts ProtoSixtyone
-    ProtoSixtytwo ProtoSixtythree ProtoSixtyfour ProtoSixtyfive ProtoSixtysix
-    ProtoSixtyseven ProtoSixtyeight ProtoSixtynine ProtoSeventy ProtoSeventyone
-    ProtoSeventytwo ProtoSeventythree ProtoSeventyfour ProtoSeventyfive ProtoSeventysix
-    ProtoSeventyseven ProtoSeventyeight ProtoSeventynine ProtoEighty ProtoEightyone
-    ProtoEightytwo ProtoEightythree ProtoEightyfour ProtoEightyfive ProtoEightysix
-    ProtoEightyseven ProtoEightyeight ProtoEightynine ProtoNinety ProtoNinetyone Mtp
-    ProtoNinetythree Beetph ProtoNinetyfive ProtoNinetysix ProtoNineetyseven Encap
-    ProtoNinetynine ProtoOnehundred ProtoOnehundredandone ProtoOnehundredandtwo Pim
-    ProtoOnehundredandfour ProtoOnehundredandfive ProtoOnehundredandsix
-    ProtoOnehundredandseven Comp ProtoOnehundredandnine ProtoOnehundredandten
-    ProtoOnehundredandeleven ProtoOnehundredandtwelve ProtoOnehundredandthirteen
-    ProtoOnehundredandfourteen ProtoOnehundredandfifteen ProtoOnehundredandsixteen
-    ProtoOnehundredandseventeen ProtoOnehundredandeighteen ProtoOnehundredandnineteen
-    ProtoOnehundredandtwenty ProtoOnehundredandtwentyone ProtoOnehundredandtwentytwo
-    ProtoOnehundredandtwentythree ProtoOnehundredandtwentyfour
-    ProtoOnehundredandtwentyfive ProtoOnehundredandtwentysix
-    ProtoOnehundredandtwentyseven ProtoOnehundredandtwentyeight
-    ProtoOnehundredandtwentynine ProtoOnehundredandthirty ProtoOnehundredandthirtyone
-    Sctp ProtoOnehundredandthirtythree ProtoOnehundredandthirtyfour Mh Udplite Mpls
-    ProtoOnehundredandthirtyeight ProtoOnehundredandthirtynine ProtoOnehundredandfourty
-    ProtoOnehundredandfourtyone ProtoOnehundredandfourtytwo Ethernet
-    ProtoOnehundredandfourtyfour ProtoOnehundredandfourtyfive
-    ProtoOnehundredandfourtysix ProtoOnehundredandfourtyseven
-    ProtoOnehundredandfourtyeight ProtoOnehundredandfourtynine ProtoOnehundredandfifty
-    ProtoOnehundredandfiftyone ProtoOnehundredandfiftytwo ProtoOnehundredandfiftythree
-    ProtoOnehundredandfiftyfour ProtoOnehundredandfiftyfive ProtoOnehundredandfiftysix
-    ProtoOnehundredandfiftyseven ProtoOnehundredandfiftyeight
-    ProtoOnehundredandfiftynine ProtoOnehundredandsixty ProtoOnehundredandsixtyone
-    ProtoOnehundredandsixtytwo ProtoOnehundredandsixtythree ProtoOnehundredandsixtyfour
-    ProtoOnehundredandsixtyfive ProtoOnehundredandsixtysix ProtoOnehundredandsixtyseven
-    ProtoOnehundredandsixtyeight ProtoOnehundredandsixtynine ProtoOnehundredandseventy
-    ProtoOnehundredandseventyone ProtoOnehundredandseventytwo
-    ProtoOnehundredandseventythree ProtoOnehundredandseventyfour
-    ProtoOnehundredandseventyfive ProtoOnehundredandseventysix
-    ProtoOnehundredandseventyseven ProtoOnehundredandseventyeight
-    ProtoOnehundredandseventynine ProtoOnehundredandeighty ProtoOnehundredandeightyone
-    ProtoOnehundredandeightytwo ProtoOnehundredandeightythree
-    ProtoOnehundredandeightyfour ProtoOnehundredandeightyfive
-    ProtoOnehundredandeightysix ProtoOnehundredandeightyseven
-    ProtoOnehundredandeightyeight ProtoOnehundredandeightynine ProtoOnehundredandninety
-    ProtoOnehundredandninetyone ProtoOnehundredandninetytwo
-    ProtoOnehundredandninetythree ProtoOnehundredandninetyfour
-    ProtoOnehundredandninetyfive ProtoOnehundredandninetysix
-    ProtoOnehundredandninetyseven ProtoOnehundredandninetyeight
-    ProtoOnehundredandninetynine ProtoTwohundred ProtoTwohundredandone
-    ProtoTwohundredandtwo ProtoTwohundredandthree ProtoTwohundredandfour
-    ProtoTwohundredandfive ProtoTwohundredandsix ProtoTwohundredandseven
-    ProtoTwohundredandeight ProtoTwohundredandnine ProtoTwohundredandten
-    ProtoTwohundredandeleven ProtoTwohundredandtwelve ProtoTwohundredandthirteen
-    ProtoTwohundredandfourteen ProtoTwohundredandfifteen ProtoTwohundredandsixteen
-    ProtoTwohundredandseventeen ProtoTwohundredandeighteen ProtoTwohundredandnineteen
-    ProtoTwohundredandtwenty ProtoTwohundredandtwentyone ProtoTwohundredandtwentytwo
-    ProtoTwohundredandtwentythree ProtoTwohundredandtwentyfour
-    ProtoTwohundredandtwentyfive ProtoTwohundredandtwentysix
-    ProtoTwohundredandtwentyseven ProtoTwohundredandtwentyeight
-    ProtoTwohundredandtwentynine ProtoTwohundredandthirty ProtoTwohundredandthirtyone
-    ProtoTwohundredandthirtytwo ProtoTwohundredandthirtythree
-    ProtoTwohundredandthirtyfour ProtoTwohundredandthirtyfive
-    ProtoTwohundredandthirtysix ProtoTwohundredandthirtyseven
-    ProtoTwohundredandthirtyeight ProtoTwohundredandthirtynine ProtoTwohundredandfourty
-    ProtoTwohundredandfourtyone ProtoTwohundredandfourtytwo
-    ProtoTwohundredandfourtythree ProtoTwohundredandfourtyfour
-    ProtoTwohundredandfourtyfive ProtoTwohundredandfourtysix
-    ProtoTwohundredandfourtyseven ProtoTwohundredandfourtyeight
-    ProtoTwohundredandfourtynine ProtoTwohundredandfifty ProtoTwohundredandfiftyone
-    ProtoTwohundredandfiftytwo ProtoTwohundredandfiftythree ProtoTwohundredandfiftyfour
-    ProtoRaw ProtoTwohundredandfiftysix ProtoTwohundredandfiftyseven
-    ProtoTwohundredandfiftyeight ProtoTwohundredandfiftynine ProtoTwohundredandsixty
-    ProtoTwohundredandsixtyone Mptcp Max
-""".split()
-
-
-class _BadJson(Exception):
-    """A JSON value does not have the form its field needs."""
-
-
-def _json_int(value, low, high):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _BadJson("expected an integer, got %s" % json.dumps(value)[:40])
-    if not low <= value <= high:
-        raise _BadJson("%d is out of range" % value)
-    return value
-
-
-def _json_field(obj, name, optional=False):
-    if not isinstance(obj, dict):
-        raise _BadJson("expected an object, got %s" % json.dumps(obj)[:40])
-    if name not in obj:
-        if optional:
-            return None
-        raise _BadJson("missing field %r" % name)
-    return obj[name]
-
-
-def _json_bool(value):
-    if not isinstance(value, bool):
-        raise _BadJson("expected true or false, got %s" % json.dumps(value)[:40])
-    return value
-
-
-def _json_str(value):
-    if not isinstance(value, str):
-        raise _BadJson("expected a string, got %s" % json.dumps(value)[:40])
-    return value
-
-
-def _int_json(low, high):
-    return (None, lambda value, limit: _json_int(value, low, high))
-
-
-def _base64_lz4(data):
-    return base64.b64encode(lz4_compress_prepend_size(data)).decode("ascii")
-
-
-def _base64_decode(value):
-    try:
-        return base64.b64decode(_json_str(value), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise _BadJson("invalid base64: %s" % exc) from None
-
-
-def _bytes_from_json(value, limit):
-    try:
-        return _lz4_decompress_prepended(_base64_decode(value), limit)
-    except _LZ4Error as exc:
-        raise _BadJson("invalid LZ4 data: %s" % exc) from None
-
-
-def _hash_from_json(value, limit):
-    if not isinstance(value, list):
-        raise _BadJson("expected an array of bytes (8 for XXHash, 32 for SHA-256)")
-    return bytes(_json_int(item, 0, 255) for item in value)
-
-
-def _kebab_case(name: str) -> str:
-    return "".join("-" + c.lower() if c.isupper() and i else c.lower()
-                   for i, c in enumerate(name))
-
-
-# SnapshotTrigger as wasmer-config names it (wasmer-journal 0.600.0 on).
-_TRIGGER_KEBAB = {member.name: _kebab_case(member.name) for member in SnapshotTrigger}
-
-
-def _enum_json(enum_class, names=None, also=()):
-    """(to_json, from_json) of a unit enum: member names, or ``names``
-    ({member name: JSON name}); from_json also reads the names of the
-    ``also`` forms (other eras')."""
-    names = names or {}
-    to_name = {member: names.get(member.name, member.name) for member in enum_class}
-    from_name = dict(enum_class.__members__)
-    for extra in (names,) + tuple(also):
-        from_name.update({name: enum_class[member] for member, name in extra.items()})
-
-    def from_json(value, limit):
-        try:
-            return from_name[_json_str(value)]
-        except KeyError:
-            raise _BadJson("unknown %s %r" % (enum_class.__name__, value)) from None
-
-    return (to_name.__getitem__, from_json)
-
-
-def _bits_from_json(high):
-    def from_json(value, limit):
-        return _json_int(_json_field(value, "bits"), 0, high)
-    return from_json
-
-
-def _named_from_json(names, high):
-    index = {name: number for number, name in enumerate(names)}
-
-    def from_json(value, limit):
-        if isinstance(value, str):
-            try:
-                return index[value]
-            except KeyError:
-                raise _BadJson("unknown name %r" % value) from None
-        return _json_int(value, 0, high)
-
-    return from_json
-
-
-def _named_to_json(names):
-    return lambda value: names[value] if value < len(names) else value
-
-
-def _exit_code_to_json(value):
-    if value is None:
-        return None
-    if value.kind is ExitCodeKind.Errno:
-        return {"Errno": _named_to_json(_ERRNO_NAMES)(value.value)}
-    return {"Other": value.value}
-
-
-_errno_from_json = _named_from_json(_ERRNO_NAMES, 0xFFFF)
-
-
-def _exit_code_from_json(value, limit):
-    if value is None:
-        return None
-    if type(value) is int:                  # wasmer 5 on: ExitCode(u16), read as Other
-        return ExitCode.other(_json_int(value, 0, 0xFFFF))
-    if isinstance(value, dict) and len(value) == 1:
-        if "Errno" in value:
-            return ExitCode.errno(_errno_from_json(value["Errno"], limit))
-        if "Other" in value:
-            return ExitCode.other(_json_int(value["Other"], -(1 << 31), (1 << 31) - 1))
-    raise _BadJson('expected a number, {"Errno": name} or {"Other": n}')
-
-
-def _exit_code_number_to_json(value):
-    """wasmer 5 on: an ExitCode is a number.  wasmer reads Other(n) as
-    n % 256 (and an Errno likewise), so only Other(0..255) come back the
-    same; the rest keep their tagged form."""
-    if value is not None and value.kind is ExitCodeKind.Other and 0 <= value.value <= 0xFF:
-        return value.value
-    return _exit_code_to_json(value)
-
-
-def _thread_start_to_json(value):
-    if value.start_ptr is None:
-        return "main_thread"
-    return {"thread_spawn": {"start_ptr": value.start_ptr}}
-
-
-def _thread_start_from_json(value, limit):
-    if value == "main_thread":
-        return ThreadStartType.main_thread()
-    spawn = _json_field(value, "thread_spawn")
-    return ThreadStartType.thread_spawn(
-        _json_int(_json_field(spawn, "start_ptr"), 0, (1 << 64) - 1))
-
-
-def _struct_json(cls, converters):
-    def to_json(value):
-        return {name: convert(item) if convert else item
-                for (name, convert, _), item in zip(converters, value)}
-
-    def from_json(value, limit):
-        return cls(*(parse(_json_field(value, name), limit) for name, _, parse in converters))
-
-    return (to_json, from_json)
-
-
-def _u64_field(name):
-    return (name, None, lambda value, limit: _json_int(value, 0, (1 << 64) - 1))
-
-
-def _u32_field(name):
-    return (name, None, lambda value, limit: _json_int(value, 0, 0xFFFFFFFF))
-
-
-def _bool_field(name):
-    return (name, None, lambda value, limit: _json_bool(value))
-
-
-def _ip_from_json(value, limit):
-    try:
-        return _check_ip(_json_str(value))
-    except EntryValueError as exc:
-        raise _BadJson(str(exc)) from None
-
-
-def _sockaddr_to_json(value):
-    if len(value) == 2:
-        return "%s:%d" % value
-    host, port, flowinfo, scope_id = value
-    if flowinfo:
-        return {"ip": host, "port": port, "flowinfo": flowinfo, "scope_id": scope_id}
-    if scope_id:
-        return "[%s%%%d]:%d" % (host, scope_id, port)
-    return "[%s]:%d" % (host, port)
-
-
-def _sockaddr_exact(value):
-    """Rust's Display of a SocketAddr, which has no room for flowinfo."""
-    if len(value) == 4 and value[2]:
-        value = value[:2] + (0,) + value[3:]
-    return _sockaddr_to_json(value)
-
-
-def _decimal(text, high):
-    if not (text.isascii() and text.isdigit()) or int(text) > high:
-        raise _BadJson("invalid socket address syntax")
-    return int(text)
-
-
-def _sockaddr_from_json(value, limit):
-    if isinstance(value, dict):                     # our extended form
-        host = _ip_from_json(_json_field(value, "ip"), limit)
-        port = _json_int(_json_field(value, "port"), 0, 0xFFFF)
-        if host.version == 4:
-            return (str(host), port)
-        return (_ipv6_text(host), port,
-                _json_int(_json_field(value, "flowinfo", True) or 0, 0, 0xFFFFFFFF),
-                _json_int(_json_field(value, "scope_id", True) or 0, 0, 0xFFFFFFFF))
-    text = _json_str(value)
-    try:
-        if text.startswith("["):
-            host, _, port = text[1:].partition("]:")
-            host, percent, scope = host.partition("%")
-            address = ipaddress.IPv6Address(host)
-            scope_id = _decimal(scope, 0xFFFFFFFF) if percent else 0
-            return (_ipv6_text(address), _decimal(port, 0xFFFF), 0, scope_id)
-        host, _, port = text.rpartition(":")
-        return (str(ipaddress.IPv4Address(host)), _decimal(port, 0xFFFF))
-    except ValueError:
-        raise _BadJson("invalid socket address syntax: %r" % text) from None
-
-
-def _duration_to_json(value):
-    if value is None:
-        return None
-    secs, nanos = divmod(value, _NANOS_PER_SEC)
-    return {"secs": secs, "nanos": nanos}
-
-
-def _duration_from_json(value, limit):
-    if value is None:
-        return None
-    secs = _json_int(_json_field(value, "secs"), 0, (1 << 64) - 1)
-    nanos = _json_int(_json_field(value, "nanos"), 0, 0xFFFFFFFF)
-    try:
-        return _duration_nanos(secs, nanos)
-    except _Invalid as exc:
-        raise _BadJson(str(exc)) from None
-
-
-def _system_time_to_json(value):
-    secs, nanos = divmod(max(value, 0), _NANOS_PER_SEC)
-    return {"secs_since_epoch": secs, "nanos_since_epoch": nanos}
-
-
-def _system_time_from_json(value, limit):
-    secs = _json_int(_json_field(value, "secs_since_epoch"), 0, (1 << 64) - 1)
-    nanos = _json_int(_json_field(value, "nanos_since_epoch"), 0, 0xFFFFFFFF)
-    return secs * _NANOS_PER_SEC + nanos
-
-
-_epoll_event_json = _struct_json(EpollEventCtl, [
-    ("events", lambda bits: {"bits": bits}, _bits_from_json(0xFFFFFFFF)),
-    _u64_field("ptr"), _u32_field("fd"), _u32_field("data1"), _u64_field("data2")])
-
-
-def _region_from_json(value, limit):
-    if isinstance(value, list) and len(value) == 2:       # serde accepts [start, end]
-        value = {"start": value[0], "end": value[1]}
-    return MemoryRegion(_json_int(_json_field(value, "start"), 0, (1 << 64) - 1),
-                        _json_int(_json_field(value, "end"), 0, (1 << 64) - 1))
-
-
-def _optional(converter):
-    to_json, from_json = converter
-    return (lambda value: None if value is None else to_json(value),
-            lambda value, limit: None if value is None else from_json(value, limit))
-
-
-# Each field type's JSON form: (to_json or None for as-is, from_json).
-_JSON_FORMS = {
-    U8: _int_json(0, 0xFF),
-    U16: _int_json(0, 0xFFFF),
-    U32: _int_json(0, 0xFFFFFFFF),
-    U64: _int_json(0, (1 << 64) - 1),
-    I32: _int_json(-(1 << 31), (1 << 31) - 1),
-    I64: _int_json(-(1 << 63), (1 << 63) - 1),
-    BOOL: (None, lambda value, limit: _json_bool(value)),
-    STR: (None, lambda value, limit: _json_str(value)),
-    WASM_HASH: (list, _hash_from_json),
-    BYTES: (_base64_lz4, _bytes_from_json),
-    # UpdateMemoryRegionV1 is given its compressed bytes: see entry_to_json.
-    LZ4_BYTES: (lambda compressed: base64.b64encode(compressed).decode("ascii"),
-                lambda value, limit: _base64_decode(value)),
-    OFLAGS: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
-    FDFLAGS: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
-    FDFLAGSEXT: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
-    FSTFLAGS: (lambda bits: {"bits": bits}, _bits_from_json(0xFFFF)),
-    RIGHTS: (lambda bits: {"bits": bits}, _bits_from_json((1 << 64) - 1)),
-    SOCKPROTO: (_named_to_json(_SOCKPROTO_NAMES), _named_from_json(_SOCKPROTO_NAMES, 0xFFFF)),
-    EXIT_CODE_OPT: (_exit_code_to_json, _exit_code_from_json),
-    THREAD_START: (_thread_start_to_json, _thread_start_from_json),
-    MEMORY_LAYOUT: _struct_json(WasiMemoryLayout, [
-        _u64_field(name) for name in WasiMemoryLayout._fields]),
-    IPV4: (str, _ip_from_json),
-    IPV6: (_ipv6_text, _ip_from_json),
-    IPADDR: (_ip_text, _ip_from_json),
-    IPCIDR: _struct_json(IpCidr, [("ip", _ip_text, _ip_from_json),
-                                  ("prefix", None, lambda v, limit: _json_int(v, 0, 0xFF))]),
-    SOCKADDR: (_sockaddr_to_json, _sockaddr_from_json),
-    DURATION_OPT: (_duration_to_json, _duration_from_json),
-    SYSTEM_TIME: (_system_time_to_json, _system_time_from_json),
-    EPOLL_EVENT_OPT: _optional(_epoll_event_json),
-    TTY: _struct_json(Tty, [_u32_field(name) for name in Tty._fields[:4]]
-                      + [_bool_field(name) for name in Tty._fields[4:]]),
-    REGION: (lambda region: {"start": region.start, "end": region.end}, _region_from_json),
-    WHENCE: _enum_json(Whence),
-    CLOCKID: _enum_json(Snapshot0Clockid),
-    ADVICE: _enum_json(Advice),
-    TRIGGER: _enum_json(SnapshotTrigger, also=[_TRIGGER_KEBAB]),
-    EPOLL_CTL: _enum_json(EpollCtl),
-    SECURITY: _enum_json(StreamSecurity, {"AnyEncryption": "AnyEncyption"},
-                         also=[{"AnyEncryption": "AnyEncryption"}]),
-    ADDRESS_FAMILY: _enum_json(Addressfamily),
-    SOCKTYPE: _enum_json(Socktype),
-    SOCKOPTION: _enum_json(Sockoption),
-    TIME_TYPE: _enum_json(SocketOptTimeType, {
-        "ReadTimeout": "read_timeout", "WriteTimeout": "write_timeout",
-        "AcceptTimeout": "accept_timeout", "ConnectTimeout": "connect_timeout",
-        "BindTimeout": "bind_timeout", "Linger": "linger"}),
-    SHUTDOWN_HOW: _enum_json(SocketShutdownHow, {"Read": "read", "Write": "write",
-                                                 "Both": "both"}),
-}
-
 # Missing Option fields are None, as serde reads them.
 _OPTIONAL_TYPES = (EXIT_CODE_OPT, DURATION_OPT, EPOLL_EVENT_OPT)
-
-
-def _memory_layout_tls_to_json(value):
-    text = _JSON_FORMS[MEMORY_LAYOUT][0](value)
-    text["tls_base"] = None         # wasmer-journal 0.601.0 on; never archived
-    return text
-
-
-# Where a layout's wasmer prints a value otherwise (reading takes every form).
-_JSON_FORMS_08 = {
-    EXIT_CODE_OPT: (_exit_code_number_to_json, _exit_code_from_json),   # 0.12.0 on
-}
-# What ``wasmer_exact`` prints instead where wasmer's reading loses something:
-# unknown flag bits (bitflags truncates them), an IPv6 flowinfo.
-def _bits_exact(known):
-    return lambda bits: {"bits": bits & known}
-
-
-def _security_exact(to_json):
-    """wasmer reads an archived StreamSecurity::Unknown as AnyEncryption."""
-    def exact(member):
-        if member is StreamSecurity.Unknown:
-            member = StreamSecurity.AnyEncryption
-        return to_json(member)
-    return exact
-
-
-_EXACT_FORMS = {
-    OFLAGS: _bits_exact(0xF), FDFLAGS: _bits_exact(0x1F), FSTFLAGS: _bits_exact(0xF),
-    RIGHTS: _bits_exact((1 << 39) - 1), FDFLAGSEXT: _bits_exact(0x1),
-    SOCKADDR: _sockaddr_exact, SECURITY: _security_exact(_JSON_FORMS[SECURITY][0]),
-}
-
-
-def _exit_code_mod_256(value):
-    """wasmer 5 on reads an exit code as ``(n % 256) as u16`` (Rust's %)."""
-    if value is None:
-        return None
-    number = value.value
-    remainder = abs(number) % 256 * (-1 if number < 0 else 1)
-    return remainder & 0xFFFF
-
-
-_EXACT_FORMS_08 = dict(_EXACT_FORMS)
-_EXACT_FORMS_08[EXIT_CODE_OPT] = _exit_code_mod_256
-
-for _layout in _LAYOUTS.values():
-    _layout.exact_forms = _EXACT_FORMS_08 if _layout.rkyv == "0.8" else _EXACT_FORMS
-del _layout
-_LAYOUTS["wasmer-5"].json_forms = _JSON_FORMS_08
-_LAYOUTS["wasmer-6"].json_forms = {
-    **_JSON_FORMS_08,
-    TRIGGER: _enum_json(SnapshotTrigger, _TRIGGER_KEBAB),                 # 0.600.0 on
-    MEMORY_LAYOUT: (_memory_layout_tls_to_json, _JSON_FORMS[MEMORY_LAYOUT][1]),  # 0.601.0
-    SECURITY: _enum_json(StreamSecurity, also=[{"AnyEncryption": "AnyEncyption"}]),  # 0.703
-}
-_LAYOUTS["wasmer-6"].exact_forms = {
-    **_EXACT_FORMS_08, SECURITY: _security_exact(_LAYOUTS["wasmer-6"].json_forms[SECURITY][0])}
 
 
 def _snake_case(name: str) -> str:
@@ -4683,13 +4801,27 @@ _CLASS_BY_JSON_NAME = {name: cls for cls, name in JSON_VARIANT_NAMES.items()}
 _CLASS_BY_JSON_NAME.update({cls.__name__: cls for cls in ENTRY_CLASSES.values()})
 
 
-_NO_RENAMES: Dict[str, str] = {}
+_JSON_FIELDS: Dict[tuple, list] = {}
 
 
-def _json_names(cls, layout: Layout) -> Dict[str, str]:
-    """The JSON key of each of ``cls``'s fields that ``layout``'s wasmer
-    names differently from this module."""
-    return layout.json_names.get(cls.__name__, _NO_RENAMES)
+def _json_fields(cls, layout: Layout) -> List[Tuple[str, str, _FieldType]]:
+    """(field, JSON key, field type as ``layout``'s wasmer has it) of
+    ``cls``, in order."""
+    key = (cls, layout)
+    found = _JSON_FIELDS.get(key)
+    if found is None:
+        by_name = {field.name: field.type for field in cls.archive.fields}
+        found = _JSON_FIELDS[key] = [
+            (name, _json_key(cls, name, layout), by_name[name].for_layout(layout))
+            for name in cls.fields]
+    return found
+
+
+def _json_key(cls, field: str, layout: Layout) -> str:
+    """The JSON name of ``cls``'s ``field`` in ``layout``'s release (the
+    entry class's ``_json_renames`` say which release renamed what)."""
+    release, name = cls._json_renames.get(field, ((0,), field))
+    return name if layout.json_release >= release else field
 
 
 def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None, *,
@@ -4701,10 +4833,11 @@ def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None, 
     to ``json.dumps(value, indent=2, ensure_ascii=False)`` for wasmer's
     pretty layout, or ``separators=(",", ":")`` for one line.
 
-    ``layout`` (default DEFAULT_LAYOUT) is the wasmer whose names to use:
-    wasmer 6 calls CreatePipeV1's fds ``read_fd``/``write_fd``, and from
-    wasmer-journal 0.4.0 on UpdateMemoryRegionV1 carries
-    ``compressed_data``, which serde compresses once more.
+    ``layout`` (default DEFAULT_LAYOUT) is the wasmer whose JSON to write
+    (that of the layout's newest release): wasmer 6 calls CreatePipeV1's
+    fds ``read_fd``/``write_fd``, from wasmer-journal 0.4.0 on
+    UpdateMemoryRegionV1 carries ``compressed_data``, which serde
+    compresses once more, from 0.12.0 an exit code is a number, ...
 
     Where wasmer's form loses something (unknown flag bits, an IPv6
     flowinfo, an exit code past 255 from wasmer 5 on) this form keeps it,
@@ -4716,19 +4849,13 @@ def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None, 
     if not cls.fields:
         return name
     layout = _DEFAULT_LAYOUT if layout is None else get_layout(layout)
-    exact = layout.exact_forms if wasmer_exact else _NO_RENAMES
-    renamed = _json_names(cls, layout)
     fields = {}
-    by_name = {field.name: field.type for field in cls.archive.fields}
-    for field_name, value in zip(cls.fields, entry):
-        field_type = by_name[field_name]
-        key = renamed.get(field_name, field_name)
-        if field_type is LZ4_BYTES:
+    for (field_name, key, field_type), value in zip(_json_fields(cls, layout), entry):
+        if field_type.vector == "lz4":
             value = entry.compressed_data
             if key != field_name:               # base64 of the LZ4 of the LZ4
                 value = lz4_compress_prepend_size(value)
-        to_json = exact.get(field_type) or (
-            layout.json_forms.get(field_type) or _JSON_FORMS[field_type])[0]
+        to_json = field_type.exact_json if wasmer_exact else field_type.to_json
         fields[key] = value if to_json is None else to_json(value)
     return {name: fields}
 
@@ -4768,16 +4895,14 @@ def entry_from_json(value: Union[Dict[str, Any], str], *,
         field_type = by_name[field_name]
         key = field_name
         if key not in fields:
-            # The name another layout's wasmer uses, if that is what is there.
-            for layout in _LAYOUTS.values():
-                other = _json_names(cls, layout).get(field_name, field_name)
-                if other in fields:
-                    key = other
-                    break
+            # The name a later wasmer uses, if that is what is there.
+            key = cls._json_renames.get(field_name, (None, field_name))[1]
+            if key not in fields:
+                key = field_name
         keys[field_name] = key
         try:
             item = _json_field(fields, key, field_type in _OPTIONAL_TYPES)
-            values[field_name] = _JSON_FORMS[field_type][1](item, max_uncompressed_size)
+            values[field_name] = field_type.from_json(item, max_uncompressed_size)
         except _BadJson as exc:
             raise EntryValueError("%s.%s: %s" % (name, key, exc)) from None
     lz4_field = next((f.name for f in cls.archive.fields if f.type is LZ4_BYTES), None)
@@ -5081,85 +5206,19 @@ def _new_journal(path: str, force: bool, layout=None):
 
 # -- Human and JSON forms of records ------------------------------------------
 
-def _format_bytes(data, whole: bool = False) -> str:
-    """``27B 474554202f204854…``: the length and the first 8 bytes in hex."""
-    data = bytes(data)
-    if whole:
-        return data.hex()
-    text = "%dB" % len(data)
-    if data:
-        text += " " + data[:8].hex() + ("\u2026" if len(data) > 8 else "")
-    return text
-
-
-def _format_time(nanos: int) -> str:
-    """Nanoseconds since the Unix epoch as UTC ISO 8601 text."""
-    secs, rest = divmod(nanos, 1_000_000_000)
-    try:
-        moment = datetime.datetime.fromtimestamp(secs, datetime.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return str(nanos)
-    return "%s.%09dZ" % (moment.strftime("%Y-%m-%dT%H:%M:%S"), rest)
-
-
-def _format_sockaddr(value: tuple) -> str:
-    if len(value) == 2:
-        return "%s:%d" % value
-    host, port, flowinfo, scope_id = value
-    text = "[%s%s]:%d" % (host, "%%%d" % scope_id if scope_id else "", port)
-    return text + ("(flowinfo=%d)" % flowinfo if flowinfo else "")
-
-
-def _format_value(name: str, value) -> str:
-    """One field value in compact human form (no spaces, but in bytes)."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, enum.Enum):
-        return value.name
-    if isinstance(value, int):
-        if name == "when":
-            return _format_time(value)
-        if "flags" in name or "rights" in name or name == "events":
-            return hex(value)
-        return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return _format_bytes(value, whole=name == "wasm_hash")
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, ExitCode):
-        number = value.value
-        if value.kind is ExitCodeKind.Errno and 0 <= number < len(_ERRNO_NAMES):
-            number = _ERRNO_NAMES[number]
-        return "%s(%s)" % (value.kind.name, number)
-    if isinstance(value, ThreadStartType):
-        return "main_thread" if value.is_main_thread else \
-            "thread_spawn(%#x)" % value.start_ptr
-    if isinstance(value, MemoryRegion):
-        return "%#x..%#x" % value
-    if isinstance(value, IpCidr):
-        return "%s/%d" % (_format_value("ip", value.ip), value.prefix)
-    if isinstance(value, ipaddress.IPv6Address) and value.ipv4_mapped is not None:
-        return "::ffff:%s" % value.ipv4_mapped
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        return str(value)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return "(%s)" % ",".join("%s=%s" % (field, _format_value(field, item))
-                                 for field, item in zip(value._fields, value))
-    if isinstance(value, tuple):
-        return _format_sockaddr(value)
-    return repr(value)
-
-
 def _format_entry(entry: JournalEntry) -> str:
-    """The fields of an entry as ``name=value`` pairs."""
-    if isinstance(entry, UpdateMemoryRegionV1):
-        return "region=%s data=%dB lz4=%dB" % (
-            _format_value("region", entry.region), len(entry.data),
-            len(entry.compressed_data))
-    return " ".join("%s=%s" % (name, _format_value(name, value))
-                    for name, value in zip(entry.fields, entry))
+    """The fields of an entry as ``name=value`` pairs (each value in its
+    field type's text; LZ4 data also says its stored size)."""
+    cls = type(entry)
+    if cls.archive is None:
+        return ""
+    parts = []
+    for field, value in zip(cls._field_types, entry):
+        text = "-" if value is None else field.type.text(value)
+        if field.type.vector == "lz4":
+            text += " lz4=%dB" % len(entry.compressed_data)
+        parts.append("%s=%s" % (field.name, text))
+    return " ".join(parts)
 
 
 def _format_record(offset: int, entry: JournalEntry) -> str:
