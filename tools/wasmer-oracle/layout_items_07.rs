@@ -1,0 +1,75 @@
+// @generated from wasmer-journal's src/concrete/archived.rs field lists (struct/enum declarations).
+// Included by layout code: `structs!` and `unit_enums!` are defined by the including file.
+structs! {
+    JournalEntryInitModuleV1 => ArchivedJournalEntryInitModuleV1 { wasm_hash: "Box<[u8]>" };
+    JournalEntryClearEtherealV1 => ArchivedJournalEntryClearEtherealV1 {  };
+    JournalEntryProcessExitV1 => ArchivedJournalEntryProcessExitV1 { exit_code: "Option<JournalExitCodeV1>" };
+    JournalEntrySetThreadV1<'static> => ArchivedJournalEntrySetThreadV1<'static> { id: "u32", call_stack: "AlignedCowVec<'a, u8>", memory_stack: "AlignedCowVec<'a, u8>", store_data: "AlignedCowVec<'a, u8>", start: "JournalThreadStartTypeV1", layout: "JournalWasiMemoryLayout", is_64bit: "bool" };
+    JournalEntryCloseThreadV1 => ArchivedJournalEntryCloseThreadV1 { id: "u32", exit_code: "Option<JournalExitCodeV1>" };
+    JournalEntryFileDescriptorSeekV1 => ArchivedJournalEntryFileDescriptorSeekV1 { fd: "u32", whence: "JournalWhenceV1", offset: "i64" };
+    JournalEntryFileDescriptorWriteV1<'static> => ArchivedJournalEntryFileDescriptorWriteV1<'static> { data: "AlignedCowVec<'a, u8>", offset: "u64", fd: "u32", is_64bit: "bool" };
+    JournalEntryUpdateMemoryRegionV1<'static> => ArchivedJournalEntryUpdateMemoryRegionV1<'static> { compressed_data: "AlignedCowVec<'a, u8>", start: "u64", end: "u64" };
+    JournalEntrySetClockTimeV1 => ArchivedJournalEntrySetClockTimeV1 { clock_id: "JournalSnapshot0ClockidV1", time: "u64" };
+    JournalEntryOpenFileDescriptorV1<'static> => ArchivedJournalEntryOpenFileDescriptorV1<'static> { fd: "u32", dirfd: "u32", dirflags: "u32", fs_flags: "u16", o_flags: "u16", fs_rights_base: "u64", fs_rights_inheriting: "u64", path: "AlignedCowStr<'a>" };
+    JournalEntryCloseFileDescriptorV1 => ArchivedJournalEntryCloseFileDescriptorV1 { fd: "u32" };
+    JournalEntryRenumberFileDescriptorV1 => ArchivedJournalEntryRenumberFileDescriptorV1 { old_fd: "u32", new_fd: "u32" };
+    JournalEntryDuplicateFileDescriptorV1 => ArchivedJournalEntryDuplicateFileDescriptorV1 { original_fd: "u32", copied_fd: "u32" };
+    JournalEntryCreateDirectoryV1<'static> => ArchivedJournalEntryCreateDirectoryV1<'static> { fd: "u32", path: "AlignedCowStr<'a>" };
+    JournalEntryRemoveDirectoryV1<'static> => ArchivedJournalEntryRemoveDirectoryV1<'static> { fd: "u32", path: "AlignedCowStr<'a>" };
+    JournalEntryPathSetTimesV1<'static> => ArchivedJournalEntryPathSetTimesV1<'static> { fd: "u32", flags: "u32", path: "AlignedCowStr<'a>", st_atim: "u64", st_mtim: "u64", fst_flags: "u16" };
+    JournalEntryFileDescriptorSetTimesV1 => ArchivedJournalEntryFileDescriptorSetTimesV1 { fd: "u32", fst_flags: "u16", st_atim: "u64", st_mtim: "u64" };
+    JournalEntryFileDescriptorSetSizeV1 => ArchivedJournalEntryFileDescriptorSetSizeV1 { fd: "u32", st_size: "u64" };
+    JournalEntryFileDescriptorSetFlagsV1 => ArchivedJournalEntryFileDescriptorSetFlagsV1 { fd: "u32", flags: "u16" };
+    JournalEntryFileDescriptorSetRightsV1 => ArchivedJournalEntryFileDescriptorSetRightsV1 { fd: "u32", fs_rights_base: "u64", fs_rights_inheriting: "u64" };
+    JournalEntryFileDescriptorAdviseV1 => ArchivedJournalEntryFileDescriptorAdviseV1 { fd: "u32", offset: "u64", len: "u64", advice: "JournalAdviceV1" };
+    JournalEntryFileDescriptorAllocateV1 => ArchivedJournalEntryFileDescriptorAllocateV1 { fd: "u32", offset: "u64", len: "u64" };
+    JournalEntryCreateHardLinkV1<'static> => ArchivedJournalEntryCreateHardLinkV1<'static> { old_fd: "u32", old_path: "AlignedCowStr<'a>", old_flags: "u32", new_fd: "u32", new_path: "AlignedCowStr<'a>" };
+    JournalEntryCreateSymbolicLinkV1<'static> => ArchivedJournalEntryCreateSymbolicLinkV1<'static> { fd: "u32", old_path: "AlignedCowStr<'a>", new_path: "AlignedCowStr<'a>" };
+    JournalEntryUnlinkFileV1<'static> => ArchivedJournalEntryUnlinkFileV1<'static> { fd: "u32", path: "AlignedCowStr<'a>" };
+    JournalEntryPathRenameV1<'static> => ArchivedJournalEntryPathRenameV1<'static> { old_fd: "u32", old_path: "AlignedCowStr<'a>", new_fd: "u32", new_path: "AlignedCowStr<'a>" };
+    JournalEntryChangeDirectoryV1<'static> => ArchivedJournalEntryChangeDirectoryV1<'static> { path: "AlignedCowStr<'a>" };
+    JournalEntryEpollCreateV1 => ArchivedJournalEntryEpollCreateV1 { fd: "u32" };
+    JournalEntryEpollCtlV1 => ArchivedJournalEntryEpollCtlV1 { epfd: "u32", op: "JournalEpollCtlV1", fd: "u32", event: "Option<JournalEpollEventCtlV1>" };
+    JournalEntryTtySetV1 => ArchivedJournalEntryTtySetV1 { cols: "u32", rows: "u32", width: "u32", height: "u32", stdin_tty: "bool", stdout_tty: "bool", stderr_tty: "bool", echo: "bool", line_buffered: "bool", line_feeds: "bool" };
+    JournalEntryCreatePipeV1 => ArchivedJournalEntryCreatePipeV1 { fd1: "u32", fd2: "u32" };
+    JournalEntryCreateEventV1 => ArchivedJournalEntryCreateEventV1 { initial_val: "u64", flags: "u16", fd: "u32" };
+    JournalEntryPortAddAddrV1 => ArchivedJournalEntryPortAddAddrV1 { cidr: "JournalIpCidrV1" };
+    JournalEntryPortDelAddrV1 => ArchivedJournalEntryPortDelAddrV1 { addr: "IpAddr" };
+    JournalEntryPortBridgeV1<'static> => ArchivedJournalEntryPortBridgeV1<'static> { network: "AlignedCowStr<'a>", token: "AlignedCowStr<'a>", security: "JournalStreamSecurityV1" };
+    JournalEntryPortGatewaySetV1 => ArchivedJournalEntryPortGatewaySetV1 { ip: "IpAddr" };
+    JournalEntryPortRouteAddV1 => ArchivedJournalEntryPortRouteAddV1 { cidr: "JournalIpCidrV1", via_router: "IpAddr", preferred_until: "Option<Duration>", expires_at: "Option<Duration>" };
+    JournalEntryPortRouteDelV1 => ArchivedJournalEntryPortRouteDelV1 { ip: "IpAddr" };
+    JournalEntrySocketOpenV1 => ArchivedJournalEntrySocketOpenV1 { af: "JournalAddressfamilyV1", ty: "JournalSocktypeV1", pt: "u16", fd: "u32" };
+    JournalEntrySocketListenV1 => ArchivedJournalEntrySocketListenV1 { fd: "u32", backlog: "u32" };
+    JournalEntrySocketBindV1 => ArchivedJournalEntrySocketBindV1 { fd: "u32", addr: "SocketAddr" };
+    JournalEntrySocketConnectedV1 => ArchivedJournalEntrySocketConnectedV1 { fd: "u32", local_addr: "SocketAddr", peer_addr: "SocketAddr" };
+    JournalEntrySocketAcceptedV1 => ArchivedJournalEntrySocketAcceptedV1 { listen_fd: "u32", fd: "u32", local_addr: "SocketAddr", peer_addr: "SocketAddr", fd_flags: "u16", nonblocking: "bool" };
+    JournalEntrySocketJoinIpv4MulticastV1 => ArchivedJournalEntrySocketJoinIpv4MulticastV1 { fd: "u32", multiaddr: "Ipv4Addr", iface: "Ipv4Addr" };
+    JournalEntrySocketJoinIpv6MulticastV1 => ArchivedJournalEntrySocketJoinIpv6MulticastV1 { fd: "u32", multiaddr: "Ipv6Addr", iface: "u32" };
+    JournalEntrySocketLeaveIpv4MulticastV1 => ArchivedJournalEntrySocketLeaveIpv4MulticastV1 { fd: "u32", multiaddr: "Ipv4Addr", iface: "Ipv4Addr" };
+    JournalEntrySocketLeaveIpv6MulticastV1 => ArchivedJournalEntrySocketLeaveIpv6MulticastV1 { fd: "u32", multiaddr: "Ipv6Addr", iface: "u32" };
+    JournalEntrySocketSendFileV1 => ArchivedJournalEntrySocketSendFileV1 { socket_fd: "u32", file_fd: "u32", offset: "u64", count: "u64" };
+    JournalEntrySocketSendToV1<'static> => ArchivedJournalEntrySocketSendToV1<'static> { fd: "u32", data: "AlignedCowVec<'a, u8>", flags: "u16", addr: "SocketAddr", is_64bit: "bool" };
+    JournalEntrySocketSendV1<'static> => ArchivedJournalEntrySocketSendV1<'static> { fd: "u32", data: "AlignedCowVec<'a, u8>", flags: "u16", is_64bit: "bool" };
+    JournalEntrySocketSetOptFlagV1 => ArchivedJournalEntrySocketSetOptFlagV1 { fd: "u32", opt: "JournalSockoptionV1", flag: "bool" };
+    JournalEntrySocketSetOptSizeV1 => ArchivedJournalEntrySocketSetOptSizeV1 { fd: "u32", opt: "JournalSockoptionV1", size: "u64" };
+    JournalEntrySocketSetOptTimeV1 => ArchivedJournalEntrySocketSetOptTimeV1 { fd: "u32", ty: "JournalTimeTypeV1", time: "Option<Duration>" };
+    JournalEntrySocketShutdownV1 => ArchivedJournalEntrySocketShutdownV1 { fd: "u32", how: "JournalSocketShutdownV1" };
+    JournalEntrySnapshotV1 => ArchivedJournalEntrySnapshotV1 { since_epoch: "Duration", trigger: "JournalSnapshotTriggerV1" };
+    JournalIpCidrV1 => ArchivedJournalIpCidrV1 { ip: "IpAddr", prefix: "u8" };
+    JournalEpollEventCtlV1 => ArchivedJournalEpollEventCtlV1 { events: "u32", ptr: "u64", fd: "u32", data1: "u32", data2: "u64" };
+    JournalWasiMemoryLayout => ArchivedJournalWasiMemoryLayout { stack_upper: "u64", stack_lower: "u64", guard_size: "u64", stack_size: "u64" };
+}
+unit_enums! {
+    JournalSnapshot0ClockidV1 => ArchivedJournalSnapshot0ClockidV1 { Realtime, Monotonic, ProcessCputimeId, ThreadCputimeId, Unknown };
+    JournalWhenceV1 => ArchivedJournalWhenceV1 { Set, Cur, End, Unknown };
+    JournalAdviceV1 => ArchivedJournalAdviceV1 { Normal, Sequential, Random, Willneed, Dontneed, Noreuse, Unknown };
+    JournalSnapshotTriggerV1 => ArchivedJournalSnapshotTriggerV1 { Idle, Listen, Environ, Stdin, Timer, Sigint, Sigalrm, Sigtstp, Sigstop, NonDeterministicCall, Bootstrap, Transaction };
+    JournalEpollCtlV1 => ArchivedJournalEpollCtlV1 { Add, Mod, Del, Unknown };
+    JournalStreamSecurityV1 => ArchivedJournalStreamSecurityV1 { Unencrypted, AnyEncryption, ClassicEncryption, DoubleEncryption, Unknown };
+    JournalAddressfamilyV1 => ArchivedJournalAddressfamilyV1 { Unspec, Inet4, Inet6, Unix };
+    JournalSocktypeV1 => ArchivedJournalSocktypeV1 { Unknown, Stream, Dgram, Raw, Seqpacket };
+    JournalSockoptionV1 => ArchivedJournalSockoptionV1 { Noop, ReusePort, ReuseAddr, NoDelay, DontRoute, OnlyV6, Broadcast, MulticastLoopV4, MulticastLoopV6, Promiscuous, Listening, LastError, KeepAlive, Linger, OobInline, RecvBufSize, SendBufSize, RecvLowat, SendLowat, RecvTimeout, SendTimeout, ConnectTimeout, AcceptTimeout, Ttl, MulticastTtlV4, Type, Proto };
+    JournalTimeTypeV1 => ArchivedJournalTimeTypeV1 { ReadTimeout, WriteTimeout, AcceptTimeout, ConnectTimeout, BindTimeout, Linger };
+    JournalSocketShutdownV1 => ArchivedJournalSocketShutdownV1 { Read, Write, Both };
+}

@@ -1,0 +1,9 @@
+//! wasmer-journal oracle, see ../README.md. The code is shared with the other rkyv-0.7 release.
+#[path = "../../shared.rs"]
+mod shared;
+#[path = "../../common_07.rs"]
+mod common;
+
+fn main() {
+    common::main(include_str!("../Cargo.lock"))
+}
