@@ -106,6 +106,9 @@ RECORD_HEADER_SIZE = 8
 #: Largest body length a header can express (48 bits).
 MAX_RECORD_SIZE = (1 << 48) - 1
 
+# The largest u64 (counts, offsets, times, rights bits all use it).
+_U64_MAX = (1 << 64) - 1
+
 #: Default bound on the uncompressed size an UpdateMemoryRegionV1 may claim.
 DEFAULT_MAX_UNCOMPRESSED_SIZE = 1 << 30
 
@@ -1345,7 +1348,7 @@ def _thread_start_from_json(value, limit):
         return ThreadStartType.main_thread()
     spawn = _json_field(value, "thread_spawn")
     return ThreadStartType.thread_spawn(
-        _json_int(_json_field(spawn, "start_ptr"), 0, (1 << 64) - 1))
+        _json_int(_json_field(spawn, "start_ptr"), 0, _U64_MAX))
 
 
 def _struct_json(cls, converters):
@@ -1360,7 +1363,7 @@ def _struct_json(cls, converters):
 
 
 def _u64_field(name):
-    return (name, None, lambda value, limit: _json_int(value, 0, (1 << 64) - 1))
+    return (name, None, lambda value, limit: _json_int(value, 0, _U64_MAX))
 
 
 def _u32_field(name):
@@ -1435,7 +1438,7 @@ def _duration_to_json(value):
 def _duration_from_json(value, limit):
     if value is None:
         return None
-    secs = _json_int(_json_field(value, "secs"), 0, (1 << 64) - 1)
+    secs = _json_int(_json_field(value, "secs"), 0, _U64_MAX)
     nanos = _json_int(_json_field(value, "nanos"), 0, 0xFFFFFFFF)
     try:
         return _duration_nanos(secs, nanos)
@@ -1449,7 +1452,7 @@ def _system_time_to_json(value):
 
 
 def _system_time_from_json(value, limit):
-    secs = _json_int(_json_field(value, "secs_since_epoch"), 0, (1 << 64) - 1)
+    secs = _json_int(_json_field(value, "secs_since_epoch"), 0, _U64_MAX)
     nanos = _json_int(_json_field(value, "nanos_since_epoch"), 0, 0xFFFFFFFF)
     return secs * _NANOS_PER_SEC + nanos
 
@@ -1462,8 +1465,8 @@ _epoll_event_json = _struct_json(EpollEventCtl, [
 def _region_from_json(value, limit):
     if isinstance(value, list) and len(value) == 2:       # serde accepts [start, end]
         value = {"start": value[0], "end": value[1]}
-    return MemoryRegion(_json_int(_json_field(value, "start"), 0, (1 << 64) - 1),
-                        _json_int(_json_field(value, "end"), 0, (1 << 64) - 1))
+    return MemoryRegion(_json_int(_json_field(value, "start"), 0, _U64_MAX),
+                        _json_int(_json_field(value, "end"), 0, _U64_MAX))
 
 
 def _optional(converter):
@@ -1805,8 +1808,8 @@ U16 = _FieldType("u16", "H", _int_checker(0, 0xFFFF, "u16"),
                  json=_int_json(0, 0xFFFF))
 U32 = _FieldType("u32", "I", _int_checker(0, 0xFFFFFFFF, "u32"),
                  json=_int_json(0, 0xFFFFFFFF))
-U64 = _FieldType("u64", "Q", _int_checker(0, 0xFFFFFFFFFFFFFFFF, "u64"),
-                 json=_int_json(0, (1 << 64) - 1))
+U64 = _FieldType("u64", "Q", _int_checker(0, _U64_MAX, "u64"),
+                 json=_int_json(0, _U64_MAX))
 I32 = _FieldType("i32", "i", _int_checker(-(1 << 31), (1 << 31) - 1, "i32"),
                  json=_int_json(-(1 << 31), (1 << 31) - 1))
 I64 = _FieldType("i64", "q", _int_checker(-(1 << 63), (1 << 63) - 1, "i64"),
@@ -1842,7 +1845,7 @@ FDFLAGSEXT = _FieldType("Fdflagsext (u16 bits)", "H", U16.check,
                         json=_bits_json(0xFFFF), exact=_bits_exact(0x1), text=hex)
 FSTFLAGS = _FieldType("Fstflags (u16 bits)", "H", U16.check,
                       json=_bits_json(0xFFFF), exact=_bits_exact(0xF), text=hex)
-RIGHTS = _FieldType("Rights (u64 bits)", "Q", U64.check, json=_bits_json((1 << 64) - 1),
+RIGHTS = _FieldType("Rights (u64 bits)", "Q", U64.check, json=_bits_json(_U64_MAX),
                     exact=_bits_exact((1 << 39) - 1), text=hex)
 SOCKPROTO = _FieldType("SockProto (u16)", "H", U16.check,
                        json=(_named_to_json(_SOCKPROTO_NAMES),
@@ -2086,7 +2089,7 @@ SOCKADDR = _FieldType("SocketAddr", "32s", _check_sockaddr, _decode_sockaddr,
 # -- Durations and times, as int nanoseconds.  Duration = {secs u64, nanos
 #    u32, pad 4}, 16 bytes; Option<Duration> = tag u8 + Duration @+8, 24 bytes.
 _NANOS_PER_SEC = 1_000_000_000
-_MAX_DURATION_NS = (1 << 64) * _NANOS_PER_SEC - 1
+_MAX_DURATION_NS = (_U64_MAX + 1) * _NANOS_PER_SEC - 1
 _duration_struct = struct.Struct("<QI4x")
 _duration_opt_struct = struct.Struct("<B7xQI4x")
 _NONE_24 = bytes(24)
@@ -3541,8 +3544,6 @@ def decode_entry(record_type: int, body: bytes, position: int = 0, *,
 # ---------------------------------------------------------------------------
 
 _MAX_CODE = len(_CLASS_BY_CODE)
-# The record type of each known raw code (None: unknown), for the scanners.
-_TYPE_BY_CODE = [None if cls is None else cls.record_type for cls in _CLASS_BY_CODE]
 
 
 def _check_magic(buffer, size: int) -> int:
@@ -3560,27 +3561,36 @@ def iter_records(buffer, start: int = 0) -> Iterator[RecordInfo]:
 
     Follows the reader's rules: the magic at ``start`` is checked, a magic
     between records starts a new segment, and the scan ends where reading
-    would (unknown record type, or a header or body cut short).  Raises
-    InvalidMagicError.
+    would (a record type unknown to the segment's layout, or a header or
+    body cut short).  Raises InvalidMagicError.
     """
     size = len(buffer)
     pos = start + _check_magic(memoryview(buffer)[start:], size - start)
     segment = start
     unpack = _header_struct.unpack_from
+    tracker = _LayoutTracker()
+    codecs = tracker.codecs
+    evidence = _EVIDENCE_CODES
     while size - pos >= RECORD_HEADER_SIZE:
         code, high, low = unpack(buffer, pos)
-        record_type = _TYPE_BY_CODE[code] if code < _MAX_CODE else None
-        if record_type is None:
+        codec = codecs[code] if code < _MAX_CODE else None
+        body = pos + RECORD_HEADER_SIZE
+        end = body + (high << 32 | low)
+        if codec is not None and code in evidence and end <= size:
+            tracker.see(code, buffer, body, end)
+            codecs = tracker.codecs
+            codec = codecs[code]
+        if codec is None:
             if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
                 segment = pos
+                tracker.reset()
+                codecs = tracker.codecs
                 pos += RECORD_HEADER_SIZE
                 continue
             return
-        body = pos + RECORD_HEADER_SIZE
-        end = body + (high << 32 | low)
         if end > size:
             return
-        yield _new_tuple(RecordInfo, (pos, record_type, body, end, segment))
+        yield _new_tuple(RecordInfo, (pos, codec.cls.record_type, body, end, segment))
         pos = end
 
 

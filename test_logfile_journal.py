@@ -544,6 +544,7 @@ def test_a_new_type_in_an_older_journal_ends_it_as_wasmer_does():
     journal = LogFileJournal.from_buffer(journal_bytes(first, pair))
     assert entries_of(journal) == [clock]
     assert journal.stop == lj.JournalStop("unknown-record-type", 8 + len(first), 64)
+    assert [info.record_type for info in lj.iter_records(journal_bytes(first, pair))] == [9]
     # In a wasmer-6 journal the same record reads.
     clock6 = lj.encode_record(clock, 8, WASMER_6)
     journal = LogFileJournal.from_buffer(journal_bytes(clock6, pair))
