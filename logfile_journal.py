@@ -996,7 +996,7 @@ class Layout:
     """
 
     __slots__ = ("name", "releases", "rkyv", "boxed_hash", "record_types",
-                 "triggers", "json_release", "rank", "_codecs", "_by_code")
+                 "triggers", "json_release", "rank", "_codecs", "_by_code", "_types")
 
     def __init__(self, name, releases, rkyv, boxed_hash, last_type, last_trigger,
                  json_release, rank):
@@ -1010,6 +1010,7 @@ class Layout:
         self.rank = rank                 # order of the eras, oldest first
         self._codecs = {}                # entry class -> _Codec (see the codec)
         self._by_code = []               # raw record type -> _Codec or None
+        self._types = []                 # raw record type -> JournalEntryRecordType or None
 
     def __repr__(self):
         return "<Layout %s: %s>" % (self.name, self.releases)
@@ -3247,6 +3248,7 @@ for _layout in _LAYOUTS.values():
     _layout._by_code = [None] * len(_CLASS_BY_CODE)
     for _cls, _codec in _layout._codecs.items():
         _layout._by_code[_cls.record_type] = _codec
+    _layout._types = [codec and codec.cls.record_type for codec in _layout._by_code]
 del _layout, _cls, _codec
 _DEFAULT_LAYOUT = get_layout(DEFAULT_LAYOUT)
 
@@ -3325,7 +3327,7 @@ class _LayoutTracker:
     narrows the candidates before it is decoded.
     """
 
-    __slots__ = ("start", "layouts", "codecs")
+    __slots__ = ("start", "layouts", "codecs", "types")
 
     def __init__(self, layouts=_ALL_LAYOUTS):
         self.start = layouts
@@ -3333,8 +3335,13 @@ class _LayoutTracker:
 
     def reset(self):
         """A new segment (a magic number): every candidate again."""
-        self.layouts = self.start
-        self.codecs = _newest(self.start)._by_code
+        self._narrow_to(self.start)
+
+    def _narrow_to(self, layouts):
+        self.layouts = layouts
+        newest = _newest(layouts)
+        self.codecs = newest._by_code
+        self.types = newest._types
 
     def see(self, code, buffer, start, end):
         """Narrow by the record of raw type ``code`` at ``buffer[start:end]``."""
@@ -3342,8 +3349,7 @@ class _LayoutTracker:
         if found is not None:
             narrowed = self.layouts & found
             if narrowed and narrowed != self.layouts:
-                self.layouts = narrowed
-                self.codecs = _newest(narrowed)._by_code
+                self._narrow_to(narrowed)
 
 
 class _FieldInvalid(_Invalid):
@@ -3569,28 +3575,28 @@ def iter_records(buffer, start: int = 0) -> Iterator[RecordInfo]:
     segment = start
     unpack = _header_struct.unpack_from
     tracker = _LayoutTracker()
-    codecs = tracker.codecs
+    types = tracker.types
     evidence = _EVIDENCE_CODES
     while size - pos >= RECORD_HEADER_SIZE:
         code, high, low = unpack(buffer, pos)
-        codec = codecs[code] if code < _MAX_CODE else None
+        record_type = types[code] if code < _MAX_CODE else None
         body = pos + RECORD_HEADER_SIZE
         end = body + (high << 32 | low)
-        if codec is not None and code in evidence and end <= size:
+        if code in evidence and record_type is not None and end <= size:
             tracker.see(code, buffer, body, end)
-            codecs = tracker.codecs
-            codec = codecs[code]
-        if codec is None:
+            types = tracker.types
+            record_type = types[code]
+        if record_type is None:
             if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
                 segment = pos
                 tracker.reset()
-                codecs = tracker.codecs
+                types = tracker.types
                 pos += RECORD_HEADER_SIZE
                 continue
             return
         if end > size:
             return
-        yield _new_tuple(RecordInfo, (pos, codec.cls.record_type, body, end, segment))
+        yield _new_tuple(RecordInfo, (pos, record_type, body, end, segment))
         pos = end
 
 
@@ -3861,8 +3867,7 @@ class LogFileJournalRx:
             tracker.reset()
             if self._forced_layout is None:
                 # What the segment's records before ``position`` said.
-                tracker.layouts = _scan_layouts(self._buffer, segment_start, position)
-                tracker.codecs = _newest(tracker.layouts)._by_code
+                tracker._narrow_to(_scan_layouts(self._buffer, segment_start, position))
 
     def close(self) -> None:
         """Release the mapping of the file (safe to call twice)."""
@@ -3931,8 +3936,7 @@ def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
     size = len(buffer)
     unpack = _header_struct.unpack_from
     tracker = _LayoutTracker(_ALL_LAYOUTS)
-    tracker.layouts = layouts
-    tracker.codecs = _newest(layouts)._by_code
+    tracker._narrow_to(layouts)
     evidence = _EVIDENCE_CODES
     while True:
         walk.layouts = tracker.layouts
