@@ -1070,12 +1070,8 @@ def describe_layouts(layouts: Sequence[str], segments: Sequence = ()) -> str:
         return "%s (%s)" % (layouts[0], _LAYOUTS[layouts[0]].releases)
     if layouts:
         return "compatible with %s (nothing in the file tells them apart)" % ", ".join(layouts)
-    parts = []
-    for segment in segments:
-        offset, names = (segment["offset"], segment["layouts"]) if isinstance(segment, dict) \
-            else segment
-        parts.append("%s at offset %d" % ("/".join(names), offset))
-    return "mixed: " + "; ".join(parts)
+    return "mixed: " + "; ".join("%s at offset %d" % ("/".join(names), offset)
+                                 for offset, names in segments)
 
 
 def _newest(layouts) -> Layout:
@@ -5618,7 +5614,9 @@ def _stats_text(stats: Dict[str, Any]) -> str:
     """The human form of _journal_stats()."""
     lines = ["%s: %d records, %d bytes of records in a file of %d bytes" % (
         stats["file"], stats["records"], stats["bytes"], stats["size"]),
-        "layout: " + describe_layouts(stats["layouts"], stats["segment_layouts"]), ""]
+        "layout: " + describe_layouts(stats["layouts"], [
+            (segment["offset"], segment["layouts"]) for segment in stats["segment_layouts"]]),
+        ""]
     row = "%-*s  %8s  %12s  %12s"
     lines.append(row % (_TYPE_WIDTH, "type", "count", "bytes", "body bytes"))
     for name, item in stats["types"].items():
