@@ -3915,12 +3915,27 @@ class _Walk:
         self.layouts = _ALL_LAYOUTS  # the layouts the last segment fits
 
 
+def _zero_suffix_start(buffer, low: int = 0) -> int:
+    """Where the run of zero bytes that ends ``buffer`` starts (not before
+    ``low``); ``len(buffer)`` when the last byte is not zero."""
+    end = len(buffer)
+    while end > low:
+        start = max(low, end - 65536)
+        kept = len(bytes(buffer[start:end]).rstrip(b"\0"))
+        if kept:
+            return start + kept
+        end = start
+    return end
+
+
 def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
           aligned: bool = True, layouts: frozenset = _ALL_LAYOUTS) -> _Walk:
     """Walk records from ``pos`` to the end of ``buffer``, like the reader.
 
-    With ``validate`` every body is decoded; otherwise only the last one.
-    ``aligned=False`` skips the alignment checks (records found by _resync
+    With ``validate`` every body is decoded; otherwise only those the
+    trailing zero bytes reach (a power cut leaves the pages that never
+    reached the disk as zeros: a record they touch may no longer decode)
+    and the last one.  ``aligned=False`` skips the alignment checks (records found by _resync
     may have been appended by wasmer after a torn tail of any length).
     ``layouts`` are those the segment at ``pos`` can be in (its records
     before ``pos`` narrowed them); ``walk.layouts`` are those of the last
@@ -3934,6 +3949,7 @@ def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
     tracker = _LayoutTracker(_ALL_LAYOUTS)
     tracker._narrow_to(layouts)
     evidence = _EVIDENCE_CODES
+    suspect = size if validate else _zero_suffix_start(buffer, pos)
     while True:
         walk.layouts = tracker.layouts
         if size - pos < RECORD_HEADER_SIZE:
@@ -3960,7 +3976,7 @@ def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
         if end > size:
             walk.stop, walk.stop_code, walk.stop_at = "truncated-body", code, pos
             return walk
-        if validate or end == size:
+        if validate or end > suspect or end == size:
             try:
                 _decode_body(codec, buffer, pos + RECORD_HEADER_SIZE, end,
                              segment if aligned else None, limit)
