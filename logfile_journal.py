@@ -4146,19 +4146,32 @@ def _cut_tail(path: Optional[str], fd: int, report: JournalReport) -> JournalRep
     offset = report.end
     saved = "%s.torn-%d" % (path, offset)
     number = 0
-    while os.path.exists(saved):
+    while os.path.lexists(saved):              # a dangling link is taken too
         number += 1
         saved = "%s.torn-%d.%d" % (path, offset, number)
-    with open(saved, "xb") as copy:
+    # The copy gets the journal's own permission bits (not the umask's).
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) \
+        | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    copy = os.open(saved, flags, mode)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(copy, mode)
         position, size = offset, os.fstat(fd).st_size
         while position < size:
             chunk = _pread(fd, min(1 << 20, size - position), position)
             if not chunk:
                 break
-            copy.write(chunk)
+            _pwrite_all(copy, chunk, position - offset)
             position += len(chunk)
-        copy.flush()
-        _fsync(copy.fileno())
+        _fsync(copy)
+    except OSError as exc:
+        os.close(copy)
+        os.unlink(saved)                       # no half copy left behind
+        raise JournalError("the torn tail at offset %d could not be saved to %s (%s); "
+                           "nothing was cut" % (offset, saved, exc.strerror or exc),
+                           offset) from exc
+    os.close(copy)
     _fsync_directory(saved)
     os.ftruncate(fd, offset)
     _fsync(fd)

@@ -6,6 +6,7 @@ on the real rkyv 0.7; see testdata/README.md.
 """
 
 import base64
+import errno
 import functools
 import hashlib
 import io
@@ -1892,6 +1893,36 @@ def test_opening_for_write_repairs_a_torn_tail(tmp_path):
         sample_entries()[:11] + [lj.CreatePipeV1(5, 6)]
     saved = tmp_path / ("torn.journal.torn-%d" % RECORD_ENDS[10])
     assert saved.read_bytes() == ALL_VARIANTS[RECORD_ENDS[10]:cut]
+
+
+def test_torn_copy_has_the_journals_permissions_and_never_follows_a_link(tmp_path):
+    path = tmp_path / "private.journal"
+    cut = RECORD_ENDS[10] + 13
+    path.write_bytes(ALL_VARIANTS[:cut])
+    os.chmod(path, 0o600)
+    os.symlink(tmp_path / "nowhere", tmp_path / ("private.journal.torn-%d" % RECORD_ENDS[10]))
+    with LogFileJournal(path) as journal:
+        saved = journal.tx.repaired.saved_to
+    assert saved == str(path) + ".torn-%d.1" % RECORD_ENDS[10]
+    assert os.stat(saved).st_mode & 0o777 == 0o600
+    assert Path(saved).read_bytes() == ALL_VARIANTS[RECORD_ENDS[10]:cut]
+    assert not (tmp_path / "nowhere").exists()              # the dangling link is left alone
+
+
+def test_a_torn_tail_that_cannot_be_saved_is_not_cut_and_leaves_no_copy(tmp_path, monkeypatch):
+    path = tmp_path / "full.journal"
+    torn = ALL_VARIANTS[:RECORD_ENDS[10] + 13]
+    path.write_bytes(torn)
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(lj, "_fsync", disk_full)
+    for _ in range(3):                               # every retry: the same, no litter
+        with pytest.raises(lj.JournalError, match="could not be saved") as info:
+            LogFileJournal(path, sync="never")
+        assert info.value.offset == RECORD_ENDS[10]
+    assert path.read_bytes() == torn
+    assert sorted(os.listdir(tmp_path)) == ["full.journal"]
 
 
 def test_on_torn_tail_error_and_keep(tmp_path):
