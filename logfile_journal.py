@@ -5369,10 +5369,19 @@ class _JsonItem(NamedTuple):
     error: Optional[str] = None
 
 
-def _could_end_value(line: str) -> bool:
-    """Whether a JSON value can end on this line (not ``{``, ``[``, ``,``)."""
-    last = line.rstrip()[-1:]
-    return bool(last) and (last in '}]"el' or last.isdigit())
+# A JSON string (they never span lines) or a bracket.
+_JSON_NESTING = re.compile(r'"(?:[^"\\\n]|\\.)*"?|[\[\]{}]')
+
+
+def _nesting_change(line: str) -> int:
+    """How much deeper the brackets of ``line`` (outside strings) nest."""
+    depth = 0
+    for token in _JSON_NESTING.findall(line):
+        if token in "{[":
+            depth += 1
+        elif token in "}]":
+            depth -= 1
+    return depth
 
 
 def _json_items(lines: Iterator[bytes]) -> Iterator[_JsonItem]:
@@ -5383,14 +5392,16 @@ def _json_items(lines: Iterator[bytes]) -> Iterator[_JsonItem]:
     read.  A value that does not parse yields an item with ``error``;
     reading then resumes after it: at the next line or -- for a pretty
     object (one opened by a line that is just ``{``) -- after the next line
-    that is just ``}``.
+    that is just ``}``.  Text is parsed only where its brackets close, so
+    reading stays linear in the input however long a value is.
     """
     decoder = json.JSONDecoder()
-    # Unread text, whose first line is line ``first``; ``pos`` is where to go on.
-    state = {"text": "", "first": 1, "pos": 0, "skipping": False}
+    # Unread lines (joined only to parse), the first of them line ``first``;
+    # ``pos`` is where to go on in their text; ``depth``: their open brackets.
+    state = {"lines": [], "first": 1, "pos": 0, "skipping": False, "depth": 0}
 
     def drain(final: bool) -> Iterator[_JsonItem]:
-        text, pos = state["text"], state["pos"]
+        text, pos = "".join(state["lines"]), state["pos"]
         while True:
             pos = _JSON_SPACE.match(text, pos).end()
             if pos == len(text):
@@ -5407,6 +5418,8 @@ def _json_items(lines: Iterator[bytes]) -> Iterator[_JsonItem]:
                     _json_error_text(exc, state["first"])
             except RecursionError:
                 error = "JSON nested too deeply"
+            except ValueError as exc:           # e.g. an integer of over 4,300 digits
+                error = "%s (in the entry at line %d)" % (exc, line)
             if error is None:
                 yield _JsonItem(line, value)
             else:
@@ -5419,24 +5432,28 @@ def _json_items(lines: Iterator[bytes]) -> Iterator[_JsonItem]:
             pos = end
         cut = text.rfind("\n", 0, pos) + 1                # keep whole lines
         state["first"] += text.count("\n", 0, cut)
-        state["text"], state["pos"] = text[cut:], max(pos - cut, 0)
+        rest = text[cut:]
+        state["lines"], state["pos"] = ([rest] if rest else []), max(pos - cut, 0)
+        state["depth"] = _nesting_change(rest[state["pos"]:])
 
     for number, raw in enumerate(lines, 1):
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             yield _JsonItem(number, error="not UTF-8 text: %s" % exc.reason)
-            state.update(text="", pos=0, skipping=False)
+            state.update(lines=[], pos=0, skipping=False, depth=0)
             continue
         if number == 1 and line.startswith("\ufeff"):
             line = line[1:]
+        bare = line.rstrip("\r\n")
         if state["skipping"]:
-            state["skipping"] = line.rstrip("\r\n") != "}"
+            state["skipping"] = bare != "}"
             continue
-        if not state["text"]:
+        if not state["lines"]:
             state["first"], state["pos"] = number, 0
-        state["text"] += line
-        if _could_end_value(line):
+        state["lines"].append(line)
+        state["depth"] += _nesting_change(line)
+        if state["depth"] <= 0 and bare.strip():     # every bracket closed here
             yield from drain(False)
     if not state["skipping"]:
         yield from drain(True)

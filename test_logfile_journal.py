@@ -2662,6 +2662,43 @@ def cli_json_samples():
         return [json.loads(line) for line in file]
 
 
+@pytest.mark.parametrize("shape", ["pretty stream", "one array"])
+def test_import_parses_each_character_a_bounded_number_of_times(monkeypatch, shape):
+    # Multi-line JSON used to be parsed again from the start of a value at
+    # every line that could end it: quadratic in the value's length.
+    entries = [entry for entry in sample_entries() if entry.fields] * 6
+    pretty = [json.dumps(lj.entry_to_json(entry), indent=2) for entry in entries]
+    text = "\n".join(pretty) + "\n" if shape == "pretty stream" else \
+        "[\n" + ",\n".join(pretty) + "\n]\n"
+    scanned = []
+    raw_decode = json.JSONDecoder.raw_decode
+
+    def counting(self, s, idx=0):
+        scanned.append(len(s) - idx)
+        return raw_decode(self, s, idx)
+    monkeypatch.setattr(json.JSONDecoder, "raw_decode", counting)
+    items = list(lj._json_items(iter(line.encode() for line in text.splitlines(True))))
+    if shape == "pretty stream":
+        assert [lj.entry_from_json(item.value) for item in items] == entries
+    else:
+        assert len(items) == 1 and isinstance(items[0].value, list)
+    assert sum(scanned) <= 2 * len(text)
+
+
+def test_import_reports_an_integer_too_long_to_read_and_goes_on(capsys, tmp_path):
+    source = tmp_path / "big.jsonl"
+    source.write_text('{"create_pipe_v1":{"fd1":1,"fd2":2}}\n'
+                      '{"create_pipe_v1":{"fd1":%s,"fd2":2}}\n'
+                      '{"create_pipe_v1":{"fd1":3,"fd2":4}}\n' % ("9" * 5000))
+    status, _, err = cli_run(capsys, "import", source, tmp_path / "out.journal", "--skip-bad")
+    assert status == 0
+    assert "big.jsonl:2:" in err and "Traceback" not in err
+    assert entries_of(LogFileJournal.new_readonly(tmp_path / "out.journal")) == \
+        [lj.CreatePipeV1(1, 2), lj.CreatePipeV1(3, 4)]
+    status, _, err = cli_run(capsys, "import", source, tmp_path / "strict.journal")
+    assert status == 1 and "big.jsonl:2:" in err and "1 entry before it" in err
+
+
 def test_cli_import_reads_wasmers_pretty_output_and_a_mix(capsys, tmp_path):
     samples = cli_json_samples()
     pretty = tmp_path / "pretty.json"
