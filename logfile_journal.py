@@ -4971,7 +4971,8 @@ def entry_from_json(value: Union[Dict[str, Any], str], *,
 # COMMAND ...`` (the module vendored alone) and the ``logfile-journal``
 # console script all run main().  Exit status: 0 on success, 1 on a journal
 # error (one line on stderr naming the file and the offset), 2 on a usage
-# error, 130 on Ctrl-C, and 141 (128 + SIGPIPE) when standard output is a
+# error, 130 on Ctrl-C (143 and 129 on SIGTERM and SIGHUP, which clean up
+# the same way), and 141 (128 + SIGPIPE) when standard output is a
 # pipe closed early (``| head``): nothing is printed then.
 
 
@@ -4988,6 +4989,19 @@ _FD_FIELDS = frozenset(("fd", "fd1", "fd2", "epfd", "old_fd", "new_fd", "origina
 _TYPE_WIDTH = max(len(cls.__name__) for cls in ENTRY_CLASSES.values())
 _EXIT_SIGPIPE = 128 + 13
 _EXIT_INTERRUPTED = 128 + 2
+
+
+class _Signalled(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (temporary outputs are
+    removed), then exit with 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum, frame):
+    raise _Signalled(signum)
 
 
 class _CliError(Exception):
@@ -5735,7 +5749,7 @@ def _cmd_repair(args, out) -> int:
 def _tail_start(journal, lines: int) -> None:
     """Move the reader to the last ``lines`` records (without decoding the rest)."""
     rx = journal.rx
-    last = collections.deque(rx.scan(), maxlen=max(lines, 1))
+    last = collections.deque(rx.scan(), maxlen=min(max(lines, 1), sys.maxsize))
     if not last:
         return
     if lines:
@@ -5975,7 +5989,8 @@ of wasmer-journal, every released layout: wasmer 4.2 to 7.x)."""
 
 _EPILOG = """\
 exit status: 0 success, 1 journal error (the message names the file and the
-offset), 2 usage error, 130 interrupted, 141 standard output closed early
+offset), 2 usage error, 130 interrupted (143 SIGTERM, 129 SIGHUP), 141 standard
+output closed early
 (e.g. by `| head`; nothing is printed).
 
 Run `%(prog)s COMMAND --help` for the options of each command."""
@@ -6118,17 +6133,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ``argv`` defaults to ``sys.argv[1:]``.  Output goes to sys.stdout,
     messages to sys.stderr.  Returns 0 on success, 1 on a journal error
     (reported as one line ``logfile-journal: FILE: message (at offset N)``),
-    2 on a usage error, 130 when interrupted and 141 when stdout is a pipe
+    2 on a usage error, 130 when interrupted (143 and 129 on SIGTERM and
+    SIGHUP, which clean up as Ctrl-C does) and 141 when stdout is a pipe
     closed early (nothing is printed then).  It never raises SystemExit.
     """
     parser = _build_parser()
+    previous = {}
     try:
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is not None:
+                try:
+                    previous[number] = signal.signal(number, _raise_signalled)
+                except ValueError:         # not the main thread: leave signals be
+                    break
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:          # --help, --version, usage errors
             status = exc.code if isinstance(exc.code, int) else 2
         else:
             status = args.handler(args, sys.stdout)
+    except _Signalled as exc:
+        status = 128 + exc.signum
     except BrokenPipeError:
         status = _EXIT_SIGPIPE
     except _CliError as exc:
@@ -6139,6 +6165,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         status = 1
     except KeyboardInterrupt:
         status = _EXIT_INTERRUPTED
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -16,6 +16,7 @@ import os
 import queue
 import random
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -3064,6 +3065,33 @@ def cli_big_journal(tmp_path_factory):
 
 
 @cli_posix
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_cli_signal_during_import_leaves_no_temporary_file(tmp_path, signum):
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen(cli_command("import", "-", out / "new.journal"), env=cli_env(),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdin.write(b'{"create_pipe_v1":{"fd1":1,"fd2":2}}\n')
+    process.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not os.listdir(out):                       # the hidden temporary file
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signum)
+    assert process.wait(timeout=30) == 128 + signum
+    process.stdin.close()
+    assert b"Traceback" not in process.stderr.read()
+    process.stdout.close()
+    process.stderr.close()
+    assert os.listdir(out) == []
+
+
+def test_cli_tail_takes_any_count(capsys):
+    status, out, _ = cli_run(capsys, "tail", "-n", "9" * 20, cli_golden("seed_test"))
+    assert status == 0 and len(out.splitlines()) == 5
+
+
 def test_cli_closed_pipe_exits_quietly(tmp_path, cli_big_journal):
     with open(tmp_path / "stderr", "w+b") as stderr:
         process = subprocess.Popen(cli_command("export", cli_big_journal), env=cli_env(),
