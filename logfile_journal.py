@@ -5990,8 +5990,7 @@ of wasmer-journal, every released layout: wasmer 4.2 to 7.x)."""
 _EPILOG = """\
 exit status: 0 success, 1 journal error (the message names the file and the
 offset), 2 usage error, 130 interrupted (143 SIGTERM, 129 SIGHUP), 141 standard
-output closed early
-(e.g. by `| head`; nothing is printed).
+output closed early (e.g. by `| head`; nothing is printed).
 
 Run `%(prog)s COMMAND --help` for the options of each command."""
 
