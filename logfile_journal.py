@@ -5514,12 +5514,24 @@ def _counting(stream, progress: _Progress) -> Iterator[bytes]:
 
 @contextlib.contextmanager
 def _import_target(path: str, append: bool, force: bool, layout=None):
-    """The journal ``import`` writes: appended to, replaced, or new."""
+    """The journal ``import`` writes: appended to, replaced, or new.
+
+    All or nothing: if the block raises, a new or replaced file is left as
+    it was, and what was appended is cut off again (nobody else can append
+    meanwhile: the file is locked for the whole import).
+    """
     if append:
         with _about(path):
-            journal = LogFileJournal(path, on_torn_tail="error", layout=layout)
+            journal = LogFileJournal(path, on_torn_tail="error", layout=layout,
+                                     lock="exclusive" if fcntl is not None else "thread")
         with journal:
-            yield journal
+            start = journal.tx._pos
+            try:
+                yield journal
+            except BaseException:
+                os.ftruncate(journal._fd, start)
+                _fsync(journal._fd)
+                raise
         return
     if not force:
         _refuse_existing(path, "use --append to add to it or --force to replace it")
@@ -5545,15 +5557,21 @@ def _cmd_import(args, out) -> int:
                         error = str(exc)
                 if error is not None:
                     failure = "%s:%d: %s" % (name, item.line, error)
-                    if not args.skip_bad:
+                    if args.keep_partial:
                         break
+                    if not args.skip_bad:
+                        # Raised inside: the output is left as it was.
+                        raise _CliError("%s (nothing written to %s; --keep-partial keeps "
+                                        "the %s before it)" % (
+                                            failure, args.out,
+                                            _plural(written, "entry", "entries")))
                     _warn(failure + " (skipped)")
                     skipped += 1
                     continue
                 with _about(args.out):
                     journal.write(entry)
                 written += 1
-    if failure is not None and not args.skip_bad:
+    if failure is not None and args.keep_partial:
         raise _CliError("%s (%s before it written to %s)"
                         % (failure, _plural(written, "entry", "entries"), args.out))
     _warn("wrote %s to %s%s" % (_plural(written, "entry", "entries"), args.out,
@@ -6007,8 +6025,9 @@ _COMMANDS = (
      "reads). With -o, the file is written only if the export completes."),
     ("import", _cmd_import, "build a journal from JSON lines or wasmer's export",
      "Reads JSON lines, wasmer's pretty stream, or a mix (INPUT - is stdin).\n"
-     "A bad entry is reported with its line number; nothing after it is written\n"
-     "unless --skip-bad. An existing OUT is refused unless --append or --force."),
+     "A bad entry is reported with its line number, and OUT is left as it was\n"
+     "(--skip-bad goes on past it, --keep-partial keeps what came before it).\n"
+     "An existing OUT is refused unless --append or --force."),
     ("filter", _cmd_filter, "copy the records that match (or, --drop, the others)",
      "Criteria combine with AND; repeated --type options are OR'ed. Types are\n"
      "class names (CreatePipeV1), serde names (create_pipe_v1) or codes (31),\n"
@@ -6062,8 +6081,12 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("--layout", type=_layout_name, metavar="LAYOUT",
             help="the layout to write (default %s, or with --append the file's); %s"
             % (DEFAULT_LAYOUT, layout_help))
-        add("--skip-bad", action="store_true",
-            help="report bad entries and go on (exit status 0)")
+        bad = parser.add_mutually_exclusive_group()
+        bad.add_argument("--skip-bad", action="store_true",
+                         help="report bad entries and go on (exit status 0)")
+        bad.add_argument("--keep-partial", action="store_true",
+                         help="at a bad entry, stop but keep what was written before it "
+                              "(exit status 1); otherwise OUT is left as it was")
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--append", action="store_true",
                           help="append to an existing journal OUT")

@@ -2743,15 +2743,34 @@ CLI_BAD_INPUT = "\n".join([
 ]) + "\n"
 
 
-def test_cli_import_stops_at_the_first_bad_entry(capsys, tmp_path):
+def test_cli_import_stops_at_the_first_bad_entry_and_writes_nothing(capsys, tmp_path):
     source = tmp_path / "bad.jsonl"
     source.write_text(CLI_BAD_INPUT)
     out = tmp_path / "out.journal"
     status, _, err = cli_run(capsys, "import", source, out)
     assert status == 1
     assert err == ("logfile-journal: %s:2: create_pipe_v1.fd2: missing field 'fd2' "
+                   "(nothing written to %s; --keep-partial keeps the 1 entry before it)\n"
+                   % (source, out))
+    assert sorted(os.listdir(tmp_path)) == ["bad.jsonl"]        # and the rerun is not blocked
+    status, _, err = cli_run(capsys, "import", "--keep-partial", source, out)
+    assert status == 1
+    assert err == ("logfile-journal: %s:2: create_pipe_v1.fd2: missing field 'fd2' "
                    "(1 entry before it written to %s)\n" % (source, out))
     assert cli_entries(out) == [lj.CreatePipeV1(1, 2)]
+
+
+@pytest.mark.parametrize("mode", ["--force", "--append"])
+def test_cli_import_that_fails_leaves_the_existing_journal_as_it_was(capsys, tmp_path, mode):
+    source = tmp_path / "bad.jsonl"
+    source.write_text(CLI_BAD_INPUT)
+    out = tmp_path / "out.journal"
+    shutil.copy(cli_golden("all_variants"), out)
+    before = out.read_bytes()
+    status, _, _ = cli_run(capsys, "import", mode, source, out)
+    assert status == 1
+    assert out.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["bad.jsonl", "out.journal"]
 
 
 def test_cli_import_skip_bad_reports_every_bad_entry(capsys, tmp_path):
