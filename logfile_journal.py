@@ -52,6 +52,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from array import array
 
 try:
@@ -3640,6 +3641,9 @@ def _layout_names(layouts) -> Tuple[str, ...]:
     return tuple(name for name in LAYOUTS if _LAYOUTS[name] in layouts)
 
 
+_CLOSED = "I/O operation on closed journal"
+
+
 class LogFileJournalRx:
     """Reads the records of a journal buffer, in order.
 
@@ -3672,6 +3676,7 @@ class LogFileJournalRx:
         self._tracker = _LayoutTracker(_ALL_LAYOUTS if layout is None
                                        else frozenset((self._forced_layout,)))
         self._segment_layouts = None
+        self._closed = False
 
     @classmethod
     def _from_fd(cls, fd: int, **options) -> "LogFileJournalRx":
@@ -3691,6 +3696,8 @@ class LogFileJournalRx:
     def read(self) -> Optional[LogReadResult]:
         """The next record, or None when there are no more."""
         with self._lock:
+            if self._closed:
+                raise ValueError(_CLOSED)
             batch = self._next_batch(1, True)
         return batch[0] if batch else None
 
@@ -3768,10 +3775,14 @@ class LogFileJournalRx:
         return self._iterate(True)
 
     def _iterate(self, results: bool):
+        if self._closed:
+            raise ValueError(_CLOSED)
         lock = self._lock
         next_batch = self._next_batch
         while True:
             with lock:       # 64 records a time: other threads may read in between
+                if self._closed:
+                    return   # closed by another thread meanwhile: a clean stop
                 batch = next_batch(64, results)
             if not batch:
                 return
@@ -3779,10 +3790,14 @@ class LogFileJournalRx:
 
     def scan(self) -> Iterator[RecordInfo]:
         """Locate every record of the buffer without decoding bodies."""
+        if self._closed:
+            raise ValueError(_CLOSED)
         return iter_records(self._buffer)
 
     def as_restarted(self) -> "LogFileJournalRx":
         """A new reader from the first record, of the journal as it is now."""
+        if self._closed:
+            raise ValueError(_CLOSED)
         options = dict(strict=self.strict, max_uncompressed_size=self.max_uncompressed_size,
                        layout=self._forced_layout)
         if self._reopen is not None:
@@ -3833,6 +3848,8 @@ class LogFileJournalRx:
         Release the view before closing the journal: a mapping cannot be
         closed while views of it exist.
         """
+        if self._closed:
+            raise ValueError(_CLOSED)
         return memoryview(self._buffer).toreadonly()
 
     @property
@@ -3852,6 +3869,8 @@ class LogFileJournalRx:
         follows (``segment_start`` of the reader that stopped there, or a
         RecordInfo's).  Clears ``stop``.
         """
+        if self._closed:
+            raise ValueError(_CLOSED)
         if not 0 <= segment_start <= position <= self._size:
             raise ValueError("position %d (segment %d) is outside the buffer"
                              % (position, segment_start))
@@ -3865,9 +3884,20 @@ class LogFileJournalRx:
                 # What the segment's records before ``position`` said.
                 tracker._narrow_to(_scan_layouts(self._buffer, segment_start, position))
 
+    @property
+    def closed(self) -> bool:
+        """True once close() was called."""
+        return self._closed
+
     def close(self) -> None:
-        """Release the mapping of the file (safe to call twice)."""
-        mapping, self._mapping = self._mapping, None
+        """Release the mapping of the file (safe to call twice).
+
+        A batch another thread is decoding finishes first; its iteration
+        then stops; read() and new iterations raise ValueError.
+        """
+        with self._lock:
+            self._closed = True
+            mapping, self._mapping = self._mapping, None
         if mapping is not None:
             self._buffer = b""
             self._size = 0
@@ -4438,7 +4468,7 @@ class LogFileJournalTx:
         """Append ``entry``; returns where its body landed."""
         with self._lock:
             if self._closed:
-                raise ValueError("write to a closed journal")
+                raise ValueError(_CLOSED)
             if not self._append_lock:
                 return self._append(entry)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -4490,7 +4520,7 @@ class LogFileJournalTx:
         """
         with self._lock:
             if self._closed:
-                raise ValueError("flush of a closed journal")
+                raise ValueError(_CLOSED)
             self._drain()
             if self.sync_mode != "never":
                 _fsync(self._fd)
@@ -4499,7 +4529,7 @@ class LogFileJournalTx:
         """Write buffered records and fsync the file now, whatever ``sync`` says."""
         with self._lock:
             if self._closed:
-                raise ValueError("sync of a closed journal")
+                raise ValueError(_CLOSED)
             self._drain()
             _fsync(self._fd)
 
@@ -4512,7 +4542,7 @@ class LogFileJournalTx:
         """A reader of the file as it is now (buffered records written first)."""
         with self._lock:
             if self._closed:
-                raise ValueError("read of a closed journal")
+                raise ValueError(_CLOSED)
             self._drain()
             return LogFileJournalRx._from_fd(
                 self._fd, _reopen=lambda: self.as_rx(**options), **options)
@@ -4668,7 +4698,10 @@ class LogFileJournal(RecombinedJournal):
                 rx = tx.as_rx(**reader_options)
             else:
                 def reopen():
+                    if self._readonly_fd is None:        # never a reused descriptor
+                        raise ValueError(_CLOSED)
                     return LogFileJournalRx._from_fd(fd, _reopen=reopen, **reader_options)
+                self._readonly_fd = fd
                 tx = None
                 rx = reopen()
         except BaseException:
@@ -4676,16 +4709,28 @@ class LogFileJournal(RecombinedJournal):
             raise
         self._fd = fd
         self._readonly_fd = None if tx else fd
+        self._open = True
         super().__init__(tx or UnsupportedJournal(), rx)
 
     def close(self) -> None:
         """Close the writer, the reader and the file."""
+        self._open = False
         try:
             super().close()
         finally:
             fd, self._readonly_fd = self._readonly_fd, None
             if fd is not None:
                 os.close(fd)
+
+    _open = False            # set by _setup; a journal that failed to open has nothing
+
+    def __del__(self):
+        # Like an unclosed file: warn, then close (the descriptor, the lock,
+        # what is buffered).
+        if self._open:
+            warnings.warn("unclosed journal %r" % (self.path,), ResourceWarning,
+                          stacklevel=2, source=self)
+            self.close()
 
     @classmethod
     def new(cls, path, **options) -> "LogFileJournal":
@@ -4749,6 +4794,7 @@ class LogFileJournal(RecombinedJournal):
 
     def split(self) -> Tuple[Any, LogFileJournalRx]:
         """The writer and the reader; each is closed on its own from now on."""
+        self._open = False                  # theirs to close, not this object's
         return self.tx, self.rx
 
 

@@ -8,6 +8,7 @@ on the real rkyv 0.7; see testdata/README.md.
 import base64
 import errno
 import functools
+import gc
 import hashlib
 import io
 import ipaddress
@@ -59,6 +60,12 @@ def read_all(journal):
 
 def entries_of(journal):
     return [result.record for result in read_all(journal)]
+
+
+def file_entries(path):
+    """Every entry of the journal file at ``path`` (opened read-only, closed)."""
+    with LogFileJournal.new_readonly(path) as journal:
+        return entries_of(journal)
 
 
 def duration_ns(value):
@@ -402,7 +409,7 @@ def test_every_variant_roundtrips_through_a_file(tmp_path, entry):
     path = tmp_path / "one.journal"
     for _ in range(3):                     # lands at both phases
         write_file(path, lj.CreatePipeV1(1, 2), entry)
-    assert entries_of(LogFileJournal.new_readonly(path)) == [lj.CreatePipeV1(1, 2), entry] * 3
+    assert file_entries(path) == [lj.CreatePipeV1(1, 2), entry] * 3
 
 
 def test_vector_lengths_around_the_alignment():
@@ -1068,6 +1075,75 @@ def test_from_file_read_only_file(tmp_path):
     journal.close()
 
 
+@pytest.mark.parametrize("readonly", [False, True], ids=["read-write", "read-only"])
+def test_a_closed_journal_says_so_like_a_closed_file(tmp_path, readonly):
+    path = tmp_path / "closed.journal"
+    write_file(path, lj.CreatePipeV1(1, 2))
+    journal = LogFileJournal.new_readonly(path) if readonly else LogFileJournal(path)
+    restarted = journal.as_restarted()
+    journal.close()
+    for use in (journal.read, lambda: list(journal), journal.as_restarted,
+                lambda: list(journal.rx.records()), journal.owned_buffer,
+                lambda: journal.rx.seek(8)):
+        with pytest.raises(ValueError, match="^I/O operation on closed journal$"):
+            use()
+    # A reader made before the close may not reopen a descriptor number that
+    # another file may have by now.
+    other = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(ValueError, match="closed journal"):
+            restarted.as_restarted()
+    finally:
+        os.close(other)
+        restarted.close()
+    assert journal.rx.closed
+
+
+def test_closing_during_iteration_in_another_thread_stops_it_cleanly(tmp_path):
+    path = tmp_path / "busy.journal"
+    with LogFileJournal(path, lock="exclusive", buffer_size=1 << 20) as journal:
+        for fd in range(20000):
+            journal.write(lj.CreatePipeV1(fd, fd + 1))
+    for _ in range(5):
+        journal = LogFileJournal.new_readonly(path)
+        seen = []
+        started = threading.Event()
+
+        def consume():
+            for entry in journal:
+                seen.append(entry)
+                started.set()
+        errors = []
+        worker = threading.Thread(target=_record_errors, args=(consume, errors))
+        worker.start()
+        started.wait(10)
+        journal.close()
+        worker.join(10)
+        assert errors == [] and 0 < len(seen) <= 20000
+        assert seen == [lj.CreatePipeV1(fd, fd + 1) for fd in range(len(seen))]
+
+
+def _record_errors(function, errors):
+    try:
+        function()
+    except BaseException as exc:          # noqa: B902 - the test looks at any escape
+        errors.append(exc)
+
+
+def test_an_unclosed_journal_warns_and_closes_as_a_file_does(tmp_path):
+    path = tmp_path / "forgotten.journal"
+    journal = LogFileJournal(path, lock="exclusive")
+    journal.write(lj.CreatePipeV1(1, 2))
+    fd = journal._fd
+    with pytest.warns(ResourceWarning, match="unclosed journal"):
+        del journal
+        gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(fd)                                   # the descriptor is closed
+    with LogFileJournal(path, lock="exclusive") as again:    # and the lock released
+        assert entries_of(again) == [lj.CreatePipeV1(1, 2)]
+
+
 def test_split_gives_writer_and_reader(tmp_path):
     path = tmp_path / "split.journal"
     write_file(path, lj.CreatePipeV1(1, 2))
@@ -1100,7 +1176,7 @@ def test_threads_writing_at_once(tmp_path):
             thread.start()
         for thread in threads:
             thread.join()
-    entries = entries_of(LogFileJournal.new_readonly(path))
+    entries = file_entries(path)
     assert len(entries) == threads_count * per_thread
     assert sorted((e.fd, e.flags) for e in entries) == \
         [(t, i) for t in range(threads_count) for i in range(per_thread)]
@@ -1843,7 +1919,7 @@ def test_truncation_at_every_offset(tmp_path):
         assert repaired.status == report.status
         assert path.stat().st_size == (cut if clean else report.end)
         write_file(path, extra)
-        assert entries_of(LogFileJournal.new_readonly(path)) == expected[:count] + [extra], cut
+        assert file_entries(path) == expected[:count] + [extra], cut
         for saved in tmp_path.glob("cut.journal.torn-*"):
             assert data[report.end:] == saved.read_bytes()
             saved.unlink()
@@ -1872,7 +1948,7 @@ def test_an_append_after_a_power_cut_is_always_reachable(tmp_path, zeroed):
             saved.unlink()
         with LogFileJournal(path) as journal:
             journal.write(extra)
-        survivors = entries_of(LogFileJournal.new_readonly(path))
+        survivors = file_entries(path)
         assert survivors[-1] == extra, lost
         # Every record wholly before the damage is kept as it was (a record
         # the zeros reach may still decode, to other values: the format has
@@ -1890,7 +1966,7 @@ def test_opening_for_write_repairs_a_torn_tail(tmp_path):
         assert journal.tx.repaired.status == "torn-tail"
         assert journal.tx.repaired.end == RECORD_ENDS[10]
         journal.write(lj.CreatePipeV1(5, 6))
-    assert entries_of(LogFileJournal.new_readonly(path)) == \
+    assert file_entries(path) == \
         sample_entries()[:11] + [lj.CreatePipeV1(5, 6)]
     saved = tmp_path / ("torn.journal.torn-%d" % RECORD_ENDS[10])
     assert saved.read_bytes() == ALL_VARIANTS[RECORD_ENDS[10]:cut]
@@ -1936,7 +2012,7 @@ def test_on_torn_tail_error_and_keep(tmp_path):
     assert path.read_bytes() == torn
     with LogFileJournal(path, on_torn_tail="keep") as journal:   # wasmer's behaviour
         journal.write(lj.CreatePipeV1(5, 6))
-    assert entries_of(LogFileJournal.new_readonly(path)) == sample_entries()[:4]
+    assert file_entries(path) == sample_entries()[:4]
     assert lj.check(str(path)).status == "corrupt"
 
 
@@ -1950,7 +2026,7 @@ def test_zero_header_tail_is_torn_and_repaired(tmp_path):
     assert (report.status, report.tail, report.end) == ("torn-tail", "zero-header", RECORD_ENDS[5])
     with LogFileJournal(path) as journal:
         journal.write(lj.CreatePipeV1(7, 8))
-    assert entries_of(LogFileJournal.new_readonly(path)) == \
+    assert file_entries(path) == \
         sample_entries()[:6] + [lj.CreatePipeV1(7, 8)]
 
 
@@ -2216,7 +2292,7 @@ def payload(writer, index):
 
 
 def assert_every_record_once(path, writers, per_writer):
-    entries = entries_of(LogFileJournal.new_readonly(path))
+    entries = file_entries(path)
     assert lj.check(str(path)).ok
     assert len(entries) == writers * per_writer
     seen = sorted((entry.fd, entry.flags) for entry in entries)
@@ -2262,7 +2338,7 @@ def test_two_processes_times_ten_thousand_writes(tmp_path):
         process.join(120)
         assert process.exitcode == 0
     assert_every_record_once(path, 2, 10_000)
-    writers = [entry.fd for entry in entries_of(LogFileJournal.new_readonly(path))]
+    writers = [entry.fd for entry in file_entries(path)]
     assert sum(a != b for a, b in zip(writers, writers[1:])) > 2, "the writers overlapped"
 
 
@@ -2274,7 +2350,7 @@ def test_two_writers_in_one_process_take_turns(tmp_path):
             lj.SocketSendV1(index % 2, payload(index % 2, index), index, False))
     first.close()
     second.close()
-    entries = entries_of(LogFileJournal.new_readonly(path))
+    entries = file_entries(path)
     assert [entry.flags for entry in entries] == list(range(50))
 
 
@@ -2345,7 +2421,7 @@ def write_and_die(path, *statements):
                       "import logfile_journal as lj", "path = %r" % str(path),
                       *statements, "os._exit(9)"])
     assert subprocess.run([sys.executable, "-c", code]).returncode == 9
-    return entries_of(LogFileJournal.new_readonly(path))
+    return file_entries(path)
 
 
 def test_written_records_survive_the_writer_dying(tmp_path):
@@ -2694,7 +2770,7 @@ def test_import_reports_an_integer_too_long_to_read_and_goes_on(capsys, tmp_path
     status, _, err = cli_run(capsys, "import", source, tmp_path / "out.journal", "--skip-bad")
     assert status == 0
     assert "big.jsonl:2:" in err and "Traceback" not in err
-    assert entries_of(LogFileJournal.new_readonly(tmp_path / "out.journal")) == \
+    assert file_entries(tmp_path / "out.journal") == \
         [lj.CreatePipeV1(1, 2), lj.CreatePipeV1(3, 4)]
     status, _, err = cli_run(capsys, "import", source, tmp_path / "strict.journal")
     assert status == 1 and "big.jsonl:2:" in err and "1 entry before it" in err
@@ -3258,7 +3334,7 @@ def test_large_bodies_are_not_copied_with_their_header(tmp_path, monkeypatch):
         journal.write(entry)
     body = lj.encode_entry(entry, 16)
     assert writes == [(8, 8), (len(body), 16)]
-    assert entries_of(LogFileJournal.new_readonly(tmp_path / "big.journal")) == [entry]
+    assert file_entries(tmp_path / "big.journal") == [entry]
 
 
 def test_buffered_writes_reach_the_file_on_flush(tmp_path):
@@ -3282,7 +3358,7 @@ def test_buffer_is_written_when_full(tmp_path):
         assert path.stat().st_size == 8
         journal.write(lj.SocketSendV1(1, bytes(40), 0, False))
         assert path.stat().st_size > 8
-    assert len(entries_of(LogFileJournal.new_readonly(path))) == 2
+    assert len(file_entries(path)) == 2
 
 
 def test_buffering_needs_a_writer_alone(tmp_path):
@@ -3308,7 +3384,7 @@ def test_exclusive_lock_keeps_other_writers_out(tmp_path, monkeypatch):
     thread.join(5)
     other[0].write(lj.CreatePipeV1(3, 4))
     other[0].close()
-    assert entries_of(LogFileJournal.new_readonly(path)) == [lj.CreatePipeV1(1, 2),
+    assert file_entries(path) == [lj.CreatePipeV1(1, 2),
                                                              lj.CreatePipeV1(3, 4)]
 
 
