@@ -4032,17 +4032,76 @@ def _resync(buffer, start: int, limit: int) -> Tuple[int, int]:
     appends after a torn tail of any length.  A candidate counts when the
     records from it all decode and reach the end of the data (or a torn
     tail).  Returns (offset, records) of the first one, or (-1, 0).
+
+    Chains from different candidates soon run into each other, so what a
+    chain holds from each record on is remembered: every record is decoded
+    once at most, and the search is linear in the size of the data.
     """
     size = len(buffer)
+    chains: Dict[int, Tuple[bool, int]] = {}
     for match in _PLAUSIBLE_HEADER.finditer(buffer, start + 1, size):
         candidate = match.start()
         if size - candidate < RECORD_HEADER_SIZE:
             break
-        walk = _walk(buffer, candidate, candidate, True, limit, aligned=False)
-        if walk.records and not walk.errors and (
-                walk.stop is None or walk.stop in _TAIL_REASONS):
-            return candidate, walk.records
+        good, records = _chain(buffer, candidate, limit, chains)
+        if good and records:
+            return candidate, records
     return -1, 0
+
+
+# The codec of each raw record type in the newest layout that has it.
+_NEWEST_CODECS = [next((layout._by_code[code] for layout in
+                        sorted(_ALL_LAYOUTS, key=operator.attrgetter("rank"), reverse=True)
+                        if layout._by_code[code] is not None), None)
+                  for code in range(len(_CLASS_BY_CODE))]
+
+
+def _chain(buffer, pos: int, limit: int, chains: Dict[int, Tuple[bool, int]]
+           ) -> Tuple[bool, int]:
+    """(whether the records from ``pos`` all decode and end at the end of
+    the data or in a torn tail, how many there are), remembered in
+    ``chains`` for every record of the chain."""
+    size = len(buffer)
+    unpack = _header_struct.unpack_from
+    path = []                                 # (position, 1 for a record, 0 for a magic)
+    while True:
+        known = chains.get(pos)
+        if known is not None:
+            good, records = known
+            break
+        if size - pos < RECORD_HEADER_SIZE:   # the end, or a header cut short
+            good, records = True, 0
+            break
+        if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
+            path.append((pos, 0))
+            pos += RECORD_HEADER_SIZE
+            continue
+        code, high, low = unpack(buffer, pos)
+        codec = _NEWEST_CODECS[code] if code < _MAX_CODE else None
+        end = pos + RECORD_HEADER_SIZE + (high << 32 | low)
+        if codec is None:                     # a zero header is a torn tail; others not
+            good, records = code == 0, 0
+            break
+        if end > size:                        # a body cut short: a torn tail
+            good, records = True, 0
+            break
+        # Each record is judged in the layouts its own bytes allow (a chain
+        # carries no layout from record to record: what it holds from a
+        # record on must not depend on where it came from).
+        layouts = _record_layouts(code, buffer, pos + RECORD_HEADER_SIZE, end)
+        if layouts is not None:
+            codec = _newest(layouts)._by_code[code]
+        try:
+            _decode_body(codec, buffer, pos + RECORD_HEADER_SIZE, end, None, limit)
+        except _Invalid:
+            good, records = False, 0
+            break
+        path.append((pos, 1))
+        pos = end
+    for position, counted in reversed(path):
+        records += counted
+        chains[position] = (good, records)
+    return good, records
 
 
 def _examine(buffer, validate: bool = True,

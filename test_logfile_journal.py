@@ -2063,6 +2063,43 @@ def test_corrupt_body_in_the_middle():
     assert report.errors[0].field == "flag"
 
 
+def damaged_journal(records):
+    """A writer-made journal of ``records`` records with a damaged header near
+    the start and a bad bool near the end, and the offsets of both."""
+    entries = [lj.SocketSendV1(i, b"x" * (i % 40), 0, i % 2 == 0) if i % 3 else
+               lj.CreatePipeV1(i, i + 1) for i in range(records)]
+    data = bytearray(JOURNAL_MAGIC_NUMBER_BYTES)
+    offsets = []
+    for entry in entries:
+        offsets.append(len(data))
+        data += lj.encode_record(entry, len(data))
+    header = offsets[5]
+    data[header + 2:header + 8] = b"\x00\x00\x00\x00\x00\x03"      # a cut length
+    index = max(i for i, entry in enumerate(entries[:-20])
+                if isinstance(entry, lj.SocketSendV1))
+    send = offsets[index]
+    data[offsets[index + 1] - 16 + 14] = 7             # SocketSendV1.is_64bit: not a bool
+    return bytes(data), header, send
+
+
+@pytest.mark.parametrize("records", [1000, 4000])
+def test_checking_a_damaged_journal_is_linear(monkeypatch, records):
+    # Counted work, not time: every record body is decoded a bounded number
+    # of times, however far apart the damaged places are.
+    data, header, send = damaged_journal(records)
+    decodes = []
+    decode_body = lj._decode_body
+
+    def counting(*args):
+        decodes.append(args[2])
+        return decode_body(*args)
+    monkeypatch.setattr(lj, "_decode_body", counting)
+    report = lj.check(data)
+    assert (report.status, report.end, report.errors[0].offset) == ("corrupt", header, header)
+    assert report.unreachable_records >= 1
+    assert len(decodes) <= 3 * records
+
+
 def test_unknown_record_type_is_not_repaired(tmp_path):
     path = tmp_path / "future.journal"
     data = ALL_VARIANTS + header(61, 8) + bytes(8)
