@@ -4331,11 +4331,12 @@ def _pwrite_all(fd: int, data, offset: int) -> None:
     written = _pwrite(fd, data, offset)
     if written == len(data):
         return                                 # the usual case: all at once
-    view = memoryview(data)[written:]
-    while view:
-        offset += written
-        written = _pwrite(fd, view, offset)
-        view = view[written:]
+    # Views are released even when a write raises: a bytearray with a view
+    # alive cannot be resized (the writer's buffer is, after a failure).
+    with memoryview(data) as whole:
+        while written < len(whole):
+            with whole[written:] as rest:
+                written += _pwrite(fd, rest, offset + written)
 
 
 _SYNC_MODES = ("always", "flush", "never")
@@ -4428,6 +4429,7 @@ class LogFileJournalTx:
         self._segment = 0
         self._asked_layout = None if layout is None else get_layout(layout)
         self._layouts = _ALL_LAYOUTS     # those the last segment fits
+        self._broken: Optional[str] = None  # why writing is refused (see _cut_back)
         self.layout: Layout = self._asked_layout or _DEFAULT_LAYOUT
         if lock == "exclusive":
             self._lock_exclusively()
@@ -4493,13 +4495,17 @@ class LogFileJournalTx:
             else:
                 raise _report_error(report)
         if size == 0:
-            _pwrite_all(self._fd, JOURNAL_MAGIC_NUMBER_BYTES, 0)
+            try:
+                _pwrite_all(self._fd, JOURNAL_MAGIC_NUMBER_BYTES, 0)
+                if self.sync_mode != "never":
+                    _fsync(self._fd)
+                    if self.path is not None:
+                        _fsync_directory(self.path)
+            except BaseException:
+                self._cut_back(0)                # an empty file again, not half a magic
+                raise
             size = RECORD_HEADER_SIZE
             segment = 0
-            if self.sync_mode != "never":
-                _fsync(self._fd)
-                if self.path is not None:
-                    _fsync_directory(self.path)
         self._pos = size
         self._segment = segment
         self._choose_layout(layouts, size == RECORD_HEADER_SIZE)
@@ -4541,6 +4547,8 @@ class LogFileJournalTx:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _append(self, entry: JournalEntry) -> LogWriteResult:
+        if self._broken is not None:
+            raise JournalError(self._broken, self._pos)
         header_offset = self._pos
         start = header_offset + RECORD_HEADER_SIZE
         body = encode_entry(entry, start, self.layout)
@@ -4548,27 +4556,57 @@ class LogFileJournalTx:
         record = _header_struct.pack(entry.record_type, size >> 32, size & 0xFFFFFFFF)
         buffer = self._buffer
         if buffer is not None:
+            kept = len(buffer)
             buffer += record
             buffer += body
             self._pos = start + size
             if len(buffer) >= self.buffer_size:
-                self._drain()
+                try:
+                    self._drain()
+                except BaseException:
+                    # This write raised: its record goes; the earlier ones
+                    # stay buffered for the next flush.
+                    del buffer[kept:]
+                    self._pos = header_offset
+                    raise
         else:
-            if size < 1 << 16:
-                _pwrite_all(self._fd, record + body, header_offset)
-            else:                               # don't copy a big body again
-                _pwrite_all(self._fd, record, header_offset)
-                _pwrite_all(self._fd, body, start)
-            if self.sync_mode == "always":
-                _fsync(self._fd)
+            try:
+                if size < 1 << 16:
+                    _pwrite_all(self._fd, record + body, header_offset)
+                else:                               # don't copy a big body again
+                    _pwrite_all(self._fd, record, header_offset)
+                    _pwrite_all(self._fd, body, start)
+                if self.sync_mode == "always":
+                    _fsync(self._fd)
+            except BaseException:
+                self._cut_back(header_offset)
+                raise
             self._pos = start + size
         return _new_tuple(LogWriteResult, (start, start + size))
 
+    def _cut_back(self, offset: int) -> None:
+        """After a failed write: cut the file back to ``offset``, so that no
+        part of what failed stays to be read as records nobody wrote (or,
+        synced, as a record whose write() raised).  If even that fails,
+        refuse every further write until the journal is opened again."""
+        try:
+            os.ftruncate(self._fd, offset)
+        except OSError as exc:
+            self._broken = ("a write failed and the file could not be cut back to offset "
+                            "%d (%s): reopen the journal (its tail is then a torn tail)"
+                            % (offset, exc.strerror or exc))
+
     def _drain(self) -> None:
-        """Write the buffered records (under self._lock)."""
+        """Write the buffered records (under self._lock); on failure the
+        file is cut back and the records stay buffered."""
         buffer = self._buffer
         if buffer:
-            _pwrite_all(self._fd, buffer, self._pos - len(buffer))
+            start = self._pos - len(buffer)
+            try:
+                _pwrite_all(self._fd, buffer, start)
+            except BaseException:
+                self._cut_back(start)
+                raise
             del buffer[:]
 
     def flush(self) -> None:

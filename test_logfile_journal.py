@@ -2409,6 +2409,100 @@ def test_bad_options_are_refused(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# Reliability: injected I/O faults
+# ---------------------------------------------------------------------------
+
+class FaultyIO:
+    """Fails the ``at``-th write or fsync of the module, once: a write goes
+    half way (a short write) and the next call raises ENOSPC; an fsync
+    raises EIO."""
+
+    def __init__(self, at, kind):
+        self.at, self.kind, self.calls, self.pending = at, kind, 0, False
+        self.injected = False
+
+    def pwrite(self, fd, data, offset):
+        if self.pending:
+            self.pending = False
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if self.kind == "write":
+            self.calls += 1
+            if self.calls == self.at:
+                self.injected = self.pending = True
+                return os.pwrite(fd, bytes(data)[:max(1, len(data) // 2)], offset)
+        return os.pwrite(fd, data, offset)
+
+    def fsync(self, fd):
+        if self.kind == "fsync":
+            self.calls += 1
+            if self.calls == self.at:
+                self.injected = True
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+        os.fsync(fd)
+
+
+# Sizes go up and down, so a record written where a failed one was is
+# shorter than it at times.
+FAULT_SCRIPT = ([lj.CreatePipeV1(i, i + 1) for i in range(3)]
+                + [lj.SocketSendV1(i, bytes(range((8 - i) * 23)), 0, True) for i in range(8)]
+                + [lj.FileDescriptorWriteV1(3, 0, b"z" * 70000, False), lj.CreatePipeV1(7, 8)]
+                + [lj.ChangeDirectoryV1("/tmp/" + "d" * (40 - 7 * i)) for i in range(6)])
+FAULT_MODES = [dict(lock="thread", sync="never"), dict(lock="thread", sync="always"),
+               dict(lock="process", sync="always"), dict(lock="process", sync="flush"),
+               dict(lock="exclusive", sync="flush", buffer_size=4096)]
+
+
+def run_faulty_session(path, monkeypatch, fault, options):
+    """Write FAULT_SCRIPT with one injected fault (a write() that fails is
+    not retried: the next, different, record goes where it would have);
+    returns the entries whose write() returned."""
+    monkeypatch.setattr(lj, "_pwrite", fault.pwrite)
+    monkeypatch.setattr(lj, "_fsync", fault.fsync)
+    written = []
+    try:
+        journal = LogFileJournal(path, **options)
+    except OSError:                               # writing the magic failed: again
+        journal = LogFileJournal(path, **options)
+    for entry in FAULT_SCRIPT:
+        try:
+            journal.write(entry)
+        except (OSError, lj.JournalError):
+            continue
+        written.append(entry)
+    for _ in range(2):                            # a failed flush keeps the records
+        try:
+            journal.flush()
+            break
+        except OSError:
+            continue
+    try:
+        journal.close()            # its fsync may be the one that fails: written, not synced
+    except OSError:
+        pass
+    monkeypatch.undo()
+    return written
+
+
+@pytest.mark.parametrize("options", FAULT_MODES, ids=lambda o: ",".join(
+    "%s=%s" % item for item in o.items()))
+@pytest.mark.parametrize("kind", ["write", "fsync"])
+def test_every_returned_write_is_read_back_and_nothing_else(tmp_path, monkeypatch, options,
+                                                              kind):
+    # A session without a fault counts the calls; then each one fails in turn.
+    counting = FaultyIO(0, kind)
+    assert run_faulty_session(tmp_path / "clean.journal", monkeypatch, counting, options) \
+        == FAULT_SCRIPT
+    for at in range(1, counting.calls + 1):
+        path = tmp_path / ("faults-%d.journal" % at)
+        fault = FaultyIO(at, kind)
+        written = run_faulty_session(path, monkeypatch, fault, options)
+        assert fault.injected, (kind, at)
+        assert file_entries(path) == written, (kind, at)
+        assert lj.check(str(path)).status == "ok", (kind, at)
+        assert len(written) >= len(FAULT_SCRIPT) - 1        # one write() failed at most
+
+
+# ---------------------------------------------------------------------------
 # Reliability: durability (what is fsynced when)
 # ---------------------------------------------------------------------------
 
