@@ -4431,15 +4431,40 @@ class LogFileJournalTx:
         self._layouts = _ALL_LAYOUTS     # those the last segment fits
         self._broken: Optional[str] = None  # why writing is refused (see _cut_back)
         self.layout: Layout = self._asked_layout or _DEFAULT_LAYOUT
+        if fd is None:
+            return                       # no file yet: the first write creates it
         if lock == "exclusive":
             self._lock_exclusively()
         try:
             with _ProcessLock(fd, lock == "process"):
-                self._settle(os.fstat(fd).st_size)
+                # Opening changes nothing: a torn tail is cut, and an empty
+                # file gets its magic, at the first write (see prepare()).
+                self._settle(os.fstat(fd).st_size, modify=False)
         except BaseException:
             if lock == "exclusive":
                 fcntl.flock(fd, fcntl.LOCK_UN)
             raise
+
+    def prepare(self) -> None:
+        """Do now what the first write would: create the file, cut off a
+        torn tail (copying it aside, see ``on_torn_tail``), write the magic
+        number into an empty file.  Opening does none of them."""
+        with self._lock:
+            if self._closed:
+                raise ValueError(_CLOSED)
+            self._prepare()
+
+    def _prepare(self) -> None:
+        """prepare(), under self._lock."""
+        if self._fd is None:
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) \
+                | getattr(os, "O_CLOEXEC", 0)
+            self._fd = os.open(self.path, flags, 0o666)
+            if self.lock == "exclusive":
+                self._lock_exclusively()
+        if self._pos < 0:
+            with _ProcessLock(self._fd, self._append_lock):
+                self._settle(os.fstat(self._fd).st_size)
 
     def _lock_exclusively(self) -> None:
         deadline = time.monotonic() + _EXCLUSIVE_LOCK_TIMEOUT
@@ -4454,13 +4479,14 @@ class LogFileJournalTx:
                                           _EXCLUSIVE_LOCK_TIMEOUT)) from None
                 time.sleep(0.01)
 
-    def _settle(self, size: int) -> None:
+    def _settle(self, size: int, modify: bool = True) -> None:
         """Find where to append in a file of ``size`` bytes (under the lock).
 
         Checks the records appended since this writer last wrote (all of
         them the first time) for a torn tail, handles one as
         ``on_torn_tail`` says, and writes the magic number into an empty
-        file.
+        file.  Without ``modify`` it only checks: where it would have to
+        change the file, it leaves ``_pos`` unknown for the first write.
         """
         if size == self._pos:
             return
@@ -4490,11 +4516,15 @@ class LogFileJournalTx:
             if report is None or report.status == "ok":
                 pass
             elif report.status == "torn-tail" and self.on_torn_tail == "repair":
+                if not modify:
+                    return
                 self.repaired = report = _cut_tail(self.path, self._fd, report)
                 size = report.end
             else:
                 raise _report_error(report)
         if size == 0:
+            if not modify:
+                return
             try:
                 _pwrite_all(self._fd, JOURNAL_MAGIC_NUMBER_BYTES, 0)
                 if self.sync_mode != "never":
@@ -4534,6 +4564,8 @@ class LogFileJournalTx:
         with self._lock:
             if self._closed:
                 raise ValueError(_CLOSED)
+            if self._pos < 0:
+                self._prepare()
             if not self._append_lock:
                 return self._append(entry)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -4618,6 +4650,8 @@ class LogFileJournalTx:
         with self._lock:
             if self._closed:
                 raise ValueError(_CLOSED)
+            if self._fd is None:
+                return                      # nothing written, no file
             self._drain()
             if self.sync_mode != "never":
                 _fsync(self._fd)
@@ -4627,6 +4661,8 @@ class LogFileJournalTx:
         with self._lock:
             if self._closed:
                 raise ValueError(_CLOSED)
+            if self._fd is None:
+                return
             self._drain()
             _fsync(self._fd)
 
@@ -4640,9 +4676,11 @@ class LogFileJournalTx:
         with self._lock:
             if self._closed:
                 raise ValueError(_CLOSED)
+            reopen = lambda: self.as_rx(**options)      # noqa: E731
+            if self._fd is None:                        # not created yet: empty
+                return LogFileJournalRx(b"", _reopen=reopen, **options)
             self._drain()
-            return LogFileJournalRx._from_fd(
-                self._fd, _reopen=lambda: self.as_rx(**options), **options)
+            return LogFileJournalRx._from_fd(self._fd, _reopen=reopen, **options)
 
     def close(self) -> None:
         """Write what is buffered, fsync as ``sync`` says, release the lock
@@ -4651,6 +4689,8 @@ class LogFileJournalTx:
             if self._closed:
                 return
             self._closed = True
+            if self._fd is None:
+                return                      # never written: no file was made
             try:
                 self._drain()
                 if self.sync_mode != "never":
@@ -4764,9 +4804,11 @@ class RecombinedJournal:
 class LogFileJournal(RecombinedJournal):
     """A journal file: append entries and read them back.
 
-    ``LogFileJournal(path)`` (or ``LogFileJournal.new(path)``) opens or
-    creates the file for reading and appending; the magic number is written
-    into an empty file.  Writes go to the end of the file; the reader sees
+    ``LogFileJournal(path)`` (or ``LogFileJournal.new(path)``) opens the
+    file for reading and appending.  Opening changes nothing: the first
+    write creates a missing file, writes the magic number into an empty one
+    and cuts off a torn tail (see LogFileJournalTx.prepare()); a journal
+    only read leaves the file as it was.  Writes go to the end of the file; the reader sees
     the file as it was when the journal was opened (``as_restarted()``
     gives a fresh reader).
 
@@ -4780,9 +4822,12 @@ class LogFileJournal(RecombinedJournal):
                  buffer_size: int = 0, strict: bool = False,
                  layout: Union[str, Layout, None] = None,
                  max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> None:
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+        flags = os.O_RDWR | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
         self.path = os.fspath(path)
-        fd = os.open(path, flags, 0o666)
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            fd = None                       # made by the first write, not by opening
         self._setup(fd, dict(path=self.path, sync=sync, lock=lock, on_torn_tail=on_torn_tail,
                              buffer_size=buffer_size, _private_offset=True, layout=layout,
                              max_uncompressed_size=max_uncompressed_size),
@@ -4802,12 +4847,19 @@ class LogFileJournal(RecombinedJournal):
                 tx = None
                 rx = reopen()
         except BaseException:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
             raise
-        self._fd = fd
         self._readonly_fd = None if tx else fd
         self._open = True
         super().__init__(tx or UnsupportedJournal(), rx)
+
+    @property
+    def _fd(self) -> Optional[int]:
+        """The file's descriptor (None while a new journal has no file yet)."""
+        if self._readonly_fd is not None:
+            return self._readonly_fd
+        return getattr(self.tx, "_fd", None)
 
     def close(self) -> None:
         """Close the writer, the reader and the file."""
@@ -4831,7 +4883,7 @@ class LogFileJournal(RecombinedJournal):
 
     @classmethod
     def new(cls, path, **options) -> "LogFileJournal":
-        """Open or create ``path`` for reading and appending."""
+        """Open ``path`` for reading and appending (the first write creates it)."""
         return cls(path, **options)
 
     @classmethod
@@ -4926,6 +4978,7 @@ def convert(source: Union[str, "os.PathLike[str]"],
             os.chmod(temp, stat.S_IMODE(os.fstat(reader._fd).st_mode))
             with LogFileJournal(temp, lock="thread", buffer_size=1 << 20, layout=target,
                                 max_uncompressed_size=max_uncompressed_size) as writer:
+                writer.tx.prepare()
                 count = 0
                 for result in reader.rx.records():
                     try:
@@ -5396,6 +5449,7 @@ def _new_journal(path: str, force: bool, layout=None):
         with _about(path):
             # Nobody else knows the temporary file: write it alone, buffered.
             journal = LogFileJournal(temp, lock="thread", buffer_size=1 << 20, layout=layout)
+            journal.tx.prepare()             # a journal with no entry is still a journal
         with journal:
             yield journal
 
@@ -5668,6 +5722,7 @@ def _import_target(path: str, append: bool, force: bool, layout=None):
             journal = LogFileJournal(path, on_torn_tail="error", layout=layout,
                                      lock="exclusive" if fcntl is not None else "thread")
         with journal:
+            journal.tx.prepare()              # a torn tail is cut now, for good
             start = journal.tx._pos
             try:
                 yield journal
@@ -6049,6 +6104,7 @@ def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
             layout = _output_layout(layouts)
     with _about(output):
         journal = LogFileJournal(temp, layout=layout)
+        journal.tx.prepare()
     with journal:
         for path in paths:
             end = _readable_part(path).end

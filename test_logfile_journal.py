@@ -1056,12 +1056,31 @@ def test_readonly_journal_cannot_write(tmp_path):
     assert path.read_bytes()[8:] == lj.encode_record(lj.CreatePipeV1(1, 2), 8)
 
 
-def test_new_journal_file_holds_only_the_magic(tmp_path):
+def test_opening_creates_nothing_and_prepare_writes_the_magic(tmp_path):
     path = tmp_path / "empty.journal"
-    LogFileJournal(path).close()
+    with LogFileJournal(path) as journal:         # a typo must not make a file
+        assert entries_of(journal) == [] and journal.stop is None
+    assert not path.exists()
+    with LogFileJournal(path) as journal:
+        journal.tx.prepare()                      # what the first write would do
     assert path.read_bytes() == load_manifest("empty")[0]
     LogFileJournal(path).close()
     assert path.read_bytes() == JOURNAL_MAGIC_NUMBER_BYTES
+    path.write_bytes(b"")                         # an empty file stays empty until written
+    LogFileJournal(path).close()
+    assert path.read_bytes() == b""
+
+
+def test_reading_through_a_writable_journal_leaves_a_torn_file_as_it_was(tmp_path):
+    path = tmp_path / "torn.journal"
+    torn = ALL_VARIANTS[:RECORD_ENDS[10] + 13]
+    path.write_bytes(torn)
+    with LogFileJournal(path) as journal:
+        assert entries_of(journal) == sample_entries()[:11]
+        assert journal.stop.reason == "truncated-body"
+        assert journal.tx.repaired is None
+    assert path.read_bytes() == torn
+    assert sorted(os.listdir(tmp_path)) == ["torn.journal"]
 
 
 def test_from_file_read_only_file(tmp_path):
@@ -1963,9 +1982,9 @@ def test_opening_for_write_repairs_a_torn_tail(tmp_path):
     cut = RECORD_ENDS[10] + 13
     path.write_bytes(ALL_VARIANTS[:cut])
     with LogFileJournal(path) as journal:
+        journal.write(lj.CreatePipeV1(5, 6))           # the first write repairs
         assert journal.tx.repaired.status == "torn-tail"
         assert journal.tx.repaired.end == RECORD_ENDS[10]
-        journal.write(lj.CreatePipeV1(5, 6))
     assert file_entries(path) == \
         sample_entries()[:11] + [lj.CreatePipeV1(5, 6)]
     saved = tmp_path / ("torn.journal.torn-%d" % RECORD_ENDS[10])
@@ -1979,6 +1998,7 @@ def test_torn_copy_has_the_journals_permissions_and_never_follows_a_link(tmp_pat
     os.chmod(path, 0o600)
     os.symlink(tmp_path / "nowhere", tmp_path / ("private.journal.torn-%d" % RECORD_ENDS[10]))
     with LogFileJournal(path) as journal:
+        journal.tx.prepare()
         saved = journal.tx.repaired.saved_to
     assert saved == str(path) + ".torn-%d.1" % RECORD_ENDS[10]
     assert os.stat(saved).st_mode & 0o777 == 0o600
@@ -1996,7 +2016,8 @@ def test_a_torn_tail_that_cannot_be_saved_is_not_cut_and_leaves_no_copy(tmp_path
     monkeypatch.setattr(lj, "_fsync", disk_full)
     for _ in range(3):                               # every retry: the same, no litter
         with pytest.raises(lj.JournalError, match="could not be saved") as info:
-            LogFileJournal(path, sync="never")
+            with LogFileJournal(path, sync="never") as journal:
+                journal.write(lj.CreatePipeV1(1, 2))
         assert info.value.offset == RECORD_ENDS[10]
     assert path.read_bytes() == torn
     assert sorted(os.listdir(tmp_path)) == ["full.journal"]
@@ -2517,8 +2538,10 @@ def fsyncs(monkeypatch):
 
 def test_sync_always_fsyncs_every_record(tmp_path, fsyncs):
     with LogFileJournal(tmp_path / "a.journal", sync="always") as journal:
-        assert fsyncs == [journal.tx._fd, "dir"]          # a new file and its directory
+        assert fsyncs == []                                # opening writes nothing
         journal.write(lj.CreatePipeV1(1, 2))
+        # the new file (magic) and its directory, then the record
+        assert fsyncs == [journal.tx._fd, "dir", journal.tx._fd]
         journal.write(lj.CreatePipeV1(3, 4))
         assert len(fsyncs) == 4
     assert len(fsyncs) == 5                                # and at close
@@ -3449,6 +3472,7 @@ def test_each_record_is_one_write(tmp_path, monkeypatch):
         (bytes(data), offset)) or real(fd, data, offset))
     path = tmp_path / "one.journal"
     with LogFileJournal(path, sync="never") as journal:
+        journal.tx.prepare()                               # the magic
         del writes[:]
         journal.write(lj.CreatePipeV1(1, 2))
     assert writes == [(lj.encode_record(lj.CreatePipeV1(1, 2), 8), 8)]
@@ -3461,6 +3485,7 @@ def test_large_bodies_are_not_copied_with_their_header(tmp_path, monkeypatch):
         (len(data), offset)) or real(fd, data, offset))
     entry = lj.FileDescriptorWriteV1(3, 0, bytes(range(256)) * 1024, False)
     with LogFileJournal(tmp_path / "big.journal", sync="never") as journal:
+        journal.tx.prepare()
         del writes[:]
         journal.write(entry)
     body = lj.encode_entry(entry, 16)
