@@ -839,6 +839,27 @@ def test_judged_byte_vectors_cover_every_length_at_both_phases():
     assert seen == {(length, phase) for length in range(301) for phase in (0, 8)}
 
 
+def test_a_journal_the_wasmer_command_wrote():
+    folder = TESTDATA / "wasmer-cli-7.5.0"
+    data = (folder / "hello.journal").read_bytes()
+    verdict = json.loads((folder / "hello.journal.json").read_text("utf-8"))
+    journal = LogFileJournal.from_buffer(data)
+    results = list(journal.rx.records())
+    assert [type(r.record).__name__ for r in results] == [
+        "InitModuleV1", "FileDescriptorWriteV1", "CloseThreadV1", "ProcessExitV1"]
+    assert len(results[0].record.wasm_hash) == 32
+    assert results[1].record.data == b"hello from a journaled wasm\n"
+    assert results[3].record == lj.ProcessExitV1(lj.ExitCode.other(3))
+    assert journal.layouts == ("wasmer-4.3", "wasmer-5", "wasmer-6")
+    for result, item in zip(results, verdict["records"]):
+        assert item["valid"] and (item["record_start"], item["record_end"]) == \
+            (result.record_start, result.record_end)
+        assert lj.encode_record(result.record, item["header_offset"], "wasmer-6").hex() == \
+            item["header_hex"] + item["body_hex"]
+        assert compact(lj.entry_to_json(result.record, "wasmer-6", wasmer_exact=True)) == \
+            item["json_text"]
+
+
 def test_the_judge_can_say_no():
     # rkyv 0.8's reader refuses rkyv 0.7's Unknown (its variant index) ...
     old = judged_build("wasmer-4.3")["values.journal"]
