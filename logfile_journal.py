@@ -3644,6 +3644,34 @@ def _layout_names(layouts) -> Tuple[str, ...]:
 _CLOSED = "I/O operation on closed journal"
 
 
+def _read_to_end(fd: int) -> bytes:
+    """Everything ``fd`` still gives, read in 1 MiB pieces."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _file_contents(fd: int):
+    """What a journal reader sees of an open file: a read-only mapping of a
+    regular file; the bytes of a pipe, FIFO or socket read to their end (or
+    of a file that says it is empty, as /proc files do).  A directory or a
+    device raises: neither is a journal."""
+    status = os.fstat(fd)
+    mode = status.st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise UnsupportedOperationError(
+            "a %s device is not a journal file (read it through a pipe or a copy)"
+            % ("character" if stat.S_ISCHR(mode) else "block"))
+    if not stat.S_ISREG(mode) or status.st_size == 0:
+        return _read_to_end(fd)
+    return mmap.mmap(fd, status.st_size, access=mmap.ACCESS_READ)
+
+
 class LogFileJournalRx:
     """Reads the records of a journal buffer, in order.
 
@@ -3680,13 +3708,10 @@ class LogFileJournalRx:
 
     @classmethod
     def _from_fd(cls, fd: int, **options) -> "LogFileJournalRx":
-        status = os.fstat(fd)
-        if stat.S_ISDIR(status.st_mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-        size = status.st_size
-        if size == 0:
-            return cls(b"", **options)
-        mapping = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+        contents = _file_contents(fd)
+        if not isinstance(contents, mmap.mmap):
+            return cls(contents, **options)
+        mapping = contents
         try:
             return cls(mapping, _mapping=mapping, **options)
         except BaseException:
@@ -4160,19 +4185,21 @@ def check(journal, *, max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
     """Validate every record of a journal file (a path) or buffer.
 
     Reports a torn tail, corruption, an unknown record type or a wrong
-    magic number in the returned JournalReport; raises only OSError.
+    magic number in the returned JournalReport; raises OSError, and
+    UnsupportedOperationError for a device.  A pipe or FIFO is read to
+    its end.
     """
     if isinstance(journal, (str, os.PathLike)):
         fd = os.open(journal, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
-            mapping = _map_file(fd)
+            contents = _file_contents(fd)
         finally:
             os.close(fd)
         try:
-            return _examine(mapping, True, max_uncompressed_size)
+            return _examine(contents, True, max_uncompressed_size)
         finally:
-            if mapping:
-                mapping.close()
+            if isinstance(contents, mmap.mmap):
+                contents.close()
     return _examine(journal, True, max_uncompressed_size)
 
 
@@ -4433,6 +4460,10 @@ class LogFileJournalTx:
         self.layout: Layout = self._asked_layout or _DEFAULT_LAYOUT
         if fd is None:
             return                       # no file yet: the first write creates it
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsupportedOperationError(
+                "%s is not a regular file: journals are appended to regular files only"
+                % (path or "the journal"))
         if lock == "exclusive":
             self._lock_exclusively()
         try:
@@ -5314,9 +5345,13 @@ def _file_size(path: str) -> Optional[int]:
 
 @contextlib.contextmanager
 def _reading(path: str):
-    """Open the journal at ``path`` read-only (errors name the file)."""
+    """Open the journal at ``path`` read-only (errors name the file); ``-``
+    reads standard input to its end."""
     with _about(path):
-        journal = LogFileJournal.new_readonly(path)
+        if path == "-":
+            journal = LogFileJournal.from_buffer(sys.stdin.buffer.read())
+        else:
+            journal = LogFileJournal.new_readonly(path)
     with journal:
         yield journal
 
@@ -5932,9 +5967,9 @@ def _report_json(path: str, report: JournalReport) -> Dict[str, Any]:
 
 
 def _cmd_check(args, out) -> int:
-    """``check FILE``: validate every record."""
+    """``check FILE``: validate every record (``-``: standard input)."""
     with _about(args.file):
-        report = check(args.file)
+        report = check(sys.stdin.buffer.read() if args.file == "-" else args.file)
     if args.json:
         out.write(_compact_json(_report_json(args.file, report)) + "\n")
     else:

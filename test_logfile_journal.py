@@ -3357,6 +3357,40 @@ def test_cli_signal_during_import_leaves_no_temporary_file(tmp_path, signum):
     assert os.listdir(out) == []
 
 
+def test_pipes_and_fifos_are_read_to_their_end_and_devices_refused(capsys, tmp_path):
+    data = cli_golden("seed_test").read_bytes()
+    fifo = tmp_path / "journal.fifo"
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=fifo.write_bytes, args=(data,))
+    feeder.start()
+    report = lj.check(str(fifo))
+    feeder.join()
+    assert (report.status, report.records, report.size) == ("ok", 5, len(data))
+    feeder = threading.Thread(target=fifo.write_bytes, args=(data,))
+    feeder.start()
+    assert len(file_entries(fifo)) == 5
+    feeder.join()
+    with pytest.raises(lj.UnsupportedOperationError, match="character device"):
+        lj.check("/dev/zero")
+    with pytest.raises(lj.UnsupportedOperationError, match="character device"):
+        LogFileJournal.new_readonly("/dev/null")
+    with pytest.raises(lj.UnsupportedOperationError, match="not a regular file"):
+        LogFileJournal("/dev/null")
+    status, _, err = cli_run(capsys, "check", "/dev/zero")
+    assert status == 1 and "character device" in err
+    # /proc files say they are empty, and are not.
+    assert lj.check("/proc/self/status").status == "invalid-magic"
+
+
+@pytest.mark.parametrize("command", ["inspect", "export", "stats", "check"])
+def test_cli_dash_reads_standard_input(command):
+    data = cli_golden("seed_test").read_bytes()
+    piped = cli_subprocess(command, "-", input=data)
+    direct = cli_subprocess(command, cli_golden("seed_test"))
+    assert piped.returncode == direct.returncode == 0
+    assert piped.stdout == direct.stdout.replace(str(cli_golden("seed_test")).encode(), b"-")
+
+
 def test_cli_tail_takes_any_count(capsys):
     status, out, _ = cli_run(capsys, "tail", "-n", "9" * 20, cli_golden("seed_test"))
     assert status == 0 and len(out.splitlines()) == 5
