@@ -5437,25 +5437,39 @@ def _new_file_mode(path: str) -> int:
 
 
 @contextlib.contextmanager
-def _replacing(path: str, force: bool):
+def _replacing(path: str, force: bool, in_place: bool = False):
     """Yield a temporary path next to ``path``, moved onto it on success.
 
     An existing ``path`` is refused (exit status 2) unless ``force``.  If
     the block raises, the temporary file is removed and ``path`` is left
-    as it was.
+    as it was.  A symbolic link is followed: the file it points to is
+    replaced and the link stays.  What is not a regular file (a device, a
+    FIFO) is never replaced: with ``in_place`` it is written as it is
+    (``path`` itself is yielded), otherwise refused.
     """
     if not force:
         _refuse_existing(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        if not in_place:
+            raise _CliError("%s: not a regular file, and a journal is written to one" % path,
+                            2)
+        yield target
+        return
+    directory = os.path.dirname(os.path.abspath(target))
     with _about(path):
-        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp",
                                     dir=directory)
         os.close(fd)
     try:
-        os.chmod(temp, _new_file_mode(path))
+        os.chmod(temp, _new_file_mode(target))
         yield temp
         with _about(path):
-            os.replace(temp, path)
+            os.replace(temp, target)
     except BaseException:
         try:
             os.unlink(temp)
@@ -5470,7 +5484,7 @@ def _open_output(path: Optional[str], force: bool, stdout):
     if path is None or path == "-":
         yield stdout
         return
-    with _replacing(path, force) as temp:
+    with _replacing(path, force, in_place=True) as temp:
         # Reading errors arrive as _CliError (see _records): an OSError
         # here is about writing the output.
         with _about(path), open(temp, "w", encoding="utf-8", newline="\n") as stream:

@@ -18,6 +18,7 @@ import queue
 import random
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -3389,6 +3390,30 @@ def test_cli_dash_reads_standard_input(command):
     direct = cli_subprocess(command, cli_golden("seed_test"))
     assert piped.returncode == direct.returncode == 0
     assert piped.stdout == direct.stdout.replace(str(cli_golden("seed_test")).encode(), b"-")
+
+
+def test_cli_force_writes_through_links_and_never_replaces_devices(capsys, tmp_path):
+    golden = cli_golden("seed_test")
+    real = tmp_path / "real.jsonl"
+    real.write_text("old")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    assert cli_run(capsys, "export", golden, "-o", link, "--force")[0] == 0
+    assert link.is_symlink() and len(real.read_text().splitlines()) == 5
+    # A device is written in place (export), or refused (a journal output).
+    assert cli_run(capsys, "export", golden, "-o", "/dev/null", "--force")[0] == 0
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    status, _, err = cli_run(capsys, "filter", golden, "/dev/null", "--force")
+    assert status == 2 and "not a regular file" in err
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    # A journal through a link: the link stays, the file it names is replaced.
+    target = tmp_path / "target.journal"
+    shutil.copy(golden, target)
+    journal_link = tmp_path / "via.journal"
+    journal_link.symlink_to(target)
+    assert cli_run(capsys, "filter", golden, journal_link, "--force", "--type",
+                   "CreatePipeV1")[0] == 0
+    assert journal_link.is_symlink() and len(file_entries(target)) == 2
 
 
 def test_cli_tail_takes_any_count(capsys):
