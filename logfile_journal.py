@@ -6034,13 +6034,15 @@ def _on_sigterm(signum, frame):
 def _follow(path: str, where: Tuple[int, int, int], interval: float, show, out) -> None:
     """Print the records appended to ``path`` from ``where`` on, forever.
 
-    ``where`` is (inode, header offset, segment start) of the next record.
+    ``where`` is (inode, header offset, segment start) of the next record,
+    and the bytes just before it.
     A record is printed once complete: a zero (placeholder) header or a
     record cut short at the end of the file is a write in progress, read
-    again at the next poll.  A file replaced or cut below that offset is
-    followed from its start.
+    again at the next poll.  A file replaced, cut below that offset, or
+    rewritten in place (the bytes before it changed) is followed from its
+    start.
     """
-    inode, position, segment = where
+    inode, position, segment, seen = where    # seen: the bytes before position, last read
     size = -1
     pending = False                  # the last read stopped at an incomplete record
     noted = None
@@ -6053,14 +6055,18 @@ def _follow(path: str, where: Tuple[int, int, int], interval: float, show, out) 
         if info.st_size == size and info.st_ino == inode and not pending:
             continue
         with _reading(path) as journal:
+            buffer = journal.rx._buffer
             if info.st_ino != inode or _journal_size(journal) < position:
                 _warn("%s: file %s; following it from its start" % (
                     path, "replaced" if info.st_ino != inode else "truncated"))
+            elif buffer[max(0, position - 64):position] != seen:
+                _warn("%s: file rewritten; following it from its start" % path)
             else:
                 journal.rx.seek(position, segment)
             for result in _records(journal, path, note_stop=False):
                 show(result)
             position, segment = journal.rx.position, journal.rx.segment_start
+            seen = bytes(buffer[max(0, position - 64):position])
             stop = journal.stop
         inode, size = info.st_ino, info.st_size
         pending = stop is not None
@@ -6080,7 +6086,9 @@ def _cmd_tail(args, out) -> int:
         _tail_start(journal, args.lines)
         for result in _records(journal, args.file, note_stop=not args.follow):
             show(result)
-        where = (inode, journal.rx.position, journal.rx.segment_start)
+        position = journal.rx.position
+        where = (inode, position, journal.rx.segment_start,
+                 bytes(journal.rx._buffer[max(0, position - 64):position]))
     out.flush()
     if not args.follow:
         return 0

@@ -3239,6 +3239,29 @@ class CliLineReader:
 
 
 @cli_posix
+def test_cli_tail_follow_sees_a_file_rewritten_in_place(tmp_path):
+    path = cli_write(tmp_path / "live.journal", lj.CreatePipeV1(1, 2))
+    follower = subprocess.Popen(cli_command("tail", "-f", "-n", "1", "--interval", "0.02", path),
+                                env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        reader = CliLineReader(follower.stdout)
+        assert reader.get().split()[1:] == ["CreatePipeV1", "fd1=1", "fd2=2"]
+        inode = path.stat().st_ino
+        rewritten = tmp_path / "new.journal"
+        cli_write(rewritten, *[lj.SocketSendV1(9, b"new content", 0, False)] * 3)
+        with open(path, "r+b") as file:              # same inode, larger, other bytes
+            file.write(rewritten.read_bytes())
+        assert path.stat().st_ino == inode
+        lines = [reader.get() for _ in range(3)]
+        assert all("SocketSendV1" in line and "fd=9" in line for line in lines)
+        follower.terminate()
+        assert follower.wait(timeout=10) == 0
+        assert b"rewritten" in follower.stderr.read()
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+
+
 def test_cli_tail_follow_sees_records_appended_by_another_process(tmp_path):
     path = cli_write(tmp_path / "live.journal", lj.CreatePipeV1(1, 2), lj.CreatePipeV1(3, 4))
     follower = subprocess.Popen(cli_command("tail", "-f", "-n", "1", "--interval", "0.02", path),
