@@ -33,6 +33,7 @@ nanoseconds for every time and duration.  Bad input raises a subclass of
 import argparse
 import base64
 import binascii
+import bisect
 import collections
 import contextlib
 import datetime
@@ -586,7 +587,11 @@ class JournalReport(NamedTuple):
     * ``"corrupt"`` -- an unreadable record is followed by valid ones:
       ``errors`` lists the bad records, ``unreachable_records`` counts the
       valid records found after the point where reading stops;
-    * ``"invalid-magic"`` -- not a journal.
+    * ``"invalid-magic"`` -- not a journal;
+    * ``"non-canonical"`` (``check(strict=True)`` only) -- every record is
+      valid, but the bodies at ``noncanonical`` (header offsets) hold bytes
+      wasmer would not write (nonzero padding, bytes in an unused Option or
+      address, a body on a field-less record): rewriting them changes them.
 
     ``records`` counts the valid records, ``size`` is the length of the
     data and ``saved_to`` names the copy of the bytes repair() cut off.
@@ -599,6 +604,7 @@ class JournalReport(NamedTuple):
     errors: Tuple[JournalError, ...] = ()
     unreachable_records: int = 0
     saved_to: Optional[str] = None
+    noncanonical: Tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -620,6 +626,11 @@ class JournalReport(NamedTuple):
                 self.unreachable_records, self.end)
         if self.saved_to:
             text += "; the cut bytes were saved to %s" % self.saved_to
+        if self.noncanonical:
+            text += "; %d %s not as wasmer writes %s (first at offset %d)" % (
+                len(self.noncanonical), "record is" if len(self.noncanonical) == 1
+                else "records are", "it" if len(self.noncanonical) == 1 else "them",
+                self.noncanonical[0])
         return text
 
 
@@ -4180,14 +4191,16 @@ def _map_file(fd: int):
     return mmap.mmap(fd, size, access=mmap.ACCESS_READ) if size else b""
 
 
-def check(journal, *, max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
-          ) -> JournalReport:
+def check(journal, *, strict: bool = False,
+          max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> JournalReport:
     """Validate every record of a journal file (a path) or buffer.
 
     Reports a torn tail, corruption, an unknown record type or a wrong
     magic number in the returned JournalReport; raises OSError, and
     UnsupportedOperationError for a device.  A pipe or FIFO is read to
-    its end.
+    its end.  With ``strict``, a journal otherwise ok whose records are not
+    all as wasmer writes them (re-encoded at their place, in their layout,
+    they would change) is ``"non-canonical"``.
     """
     if isinstance(journal, (str, os.PathLike)):
         fd = os.open(journal, os.O_RDONLY | getattr(os, "O_BINARY", 0))
@@ -4196,11 +4209,41 @@ def check(journal, *, max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE
         finally:
             os.close(fd)
         try:
-            return _examine(contents, True, max_uncompressed_size)
+            return check(contents, strict=strict, max_uncompressed_size=max_uncompressed_size)
         finally:
             if isinstance(contents, mmap.mmap):
                 contents.close()
-    return _examine(journal, True, max_uncompressed_size)
+    report = _examine(journal, True, max_uncompressed_size)
+    if strict and report.ok:
+        odd = tuple(_noncanonical(journal, max_uncompressed_size))
+        if odd:
+            report = report._replace(status="non-canonical", noncanonical=odd)
+    return report
+
+
+def _noncanonical(buffer, limit: int) -> Iterator[int]:
+    """The header offsets of the records of ``buffer`` that re-encode, at
+    their place and in their segment's layout, to other bytes."""
+    reader = LogFileJournalRx(buffer, max_uncompressed_size=limit)
+    canonical = _canonical_test(reader)
+    for result in reader.records():
+        if not canonical(result):
+            yield result.record_start - RECORD_HEADER_SIZE
+
+
+def _canonical_test(reader: "LogFileJournalRx") -> Callable[[LogReadResult], bool]:
+    """A test of whether a record ``reader`` read is as wasmer writes it:
+    re-encoded at its place, in its segment's layout, to the same bytes."""
+    segments = reader.segment_layouts
+    starts = [offset for offset, _ in segments]
+    layouts = [get_layout(names[-1]) for _, names in segments]
+    buffer = reader._buffer
+
+    def canonical(result: LogReadResult) -> bool:
+        index = bisect.bisect_right(starts, result.record_start) - 1
+        return encode_entry(result.record, result.record_start - starts[index],
+                            layouts[index]) == buffer[result.record_start:result.record_end]
+    return canonical
 
 
 def _report_error(report: JournalReport) -> JournalError:
@@ -5853,18 +5896,32 @@ def _record_matcher(args) -> Callable[[int, JournalEntry], bool]:
 def _cmd_filter(args, out) -> int:
     """``filter FILE OUT``: keep (or ``--drop``) the matching records."""
     matches = _record_matcher(args)
-    kept = total = 0
+    kept = total = changed = 0
     with _reading(args.file) as source, \
             _new_journal(args.out, args.force, _output_layout([source])) as target, \
             _Progress(_file_size(args.file)) as progress:
+        canonical = _canonical_test(source.rx)
         for result in _records(source, args.file, progress):
             total += 1
             if matches(_header_offset(result), result.record) != args.drop:
                 with _about(args.out):
                     target.write(result.record)
                 kept += 1
+                changed += not canonical(result)
     _warn("kept %d of %d records in %s" % (kept, total, args.out))
+    _note_changed(changed, args.file)
     return 0
+
+
+def _note_changed(changed: int, source: str) -> None:
+    """Say that rewriting changed the bytes of records that were not as
+    wasmer writes them (``check --strict`` lists them)."""
+    if changed:
+        _warn("note: %s of %s %s not as wasmer writes %s: rewritten, %s bytes changed "
+              "(check --strict lists them)" % (
+                  _plural(changed, "record", "records"), source,
+                  "was" if changed == 1 else "were", "it" if changed == 1 else "them",
+                  "its" if changed == 1 else "their"))
 
 
 # -- stats --------------------------------------------------------------------
@@ -5983,7 +6040,8 @@ def _report_json(path: str, report: JournalReport) -> Dict[str, Any]:
 def _cmd_check(args, out) -> int:
     """``check FILE``: validate every record (``-``: standard input)."""
     with _about(args.file):
-        report = check(sys.stdin.buffer.read() if args.file == "-" else args.file)
+        report = check(sys.stdin.buffer.read() if args.file == "-" else args.file,
+                       strict=args.strict)
     if args.json:
         out.write(_compact_json(_report_json(args.file, report)) + "\n")
     else:
@@ -6166,6 +6224,8 @@ def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
         for path in paths:
             end = _readable_part(path).end
             with _reading(path) as source:
+                canonical = _canonical_test(source.rx)
+                changed = 0
                 while source.rx.position < end:        # the torn tail may not decode
                     with _about(path):
                         result = source.read()
@@ -6174,6 +6234,8 @@ def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
                     with _about(output):
                         journal.write(result.record)
                     records += 1
+                    changed += not canonical(result)
+            _note_changed(changed, path)
     return records
 
 
@@ -6293,7 +6355,9 @@ _COMMANDS = (
     ("stats", _cmd_stats, "counts and bytes per record type, memory, largest records",
      None),
     ("check", _cmd_check, "validate every record (exit status 1 if not ok)",
-     "Status: ok, torn-tail, corrupt, unknown-record-type or invalid-magic."),
+     "Status: ok, torn-tail, corrupt, unknown-record-type or invalid-magic;\n"
+     "with --strict also non-canonical: valid records holding bytes wasmer would\n"
+     "not write (nonzero padding, unused Option or address bytes)."),
     ("repair", _cmd_repair, "cut a torn tail off (keeping a copy in FILE.torn-OFFSET)",
      "Only a torn tail (an incomplete last record) is ever cut; corruption, an\n"
      "unknown record type or a wrong magic number are refused (exit status 1)."),
@@ -6357,6 +6421,10 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             help="records whose header offset is in [START, END)")
         add("--drop", action="store_true", help="drop the matching records, keep the rest")
         add("--force", action="store_true", help=force)
+    elif name == "check":
+        add("--strict", action="store_true",
+            help="also report records wasmer would not write as they are "
+                 "(status non-canonical, exit status 1)")
     elif name == "tail":
         add("-n", "--lines", type=_number, default=10, metavar="N",
             help="how many records (default 10)")

@@ -3439,6 +3439,40 @@ def test_cli_force_writes_through_links_and_never_replaces_devices(capsys, tmp_p
     assert journal_link.is_symlink() and len(file_entries(target)) == 2
 
 
+def noncanonical_journal():
+    """seed_test.journal with a nonzero padding byte in one record and a body
+    on a field-less one: both still valid, neither as wasmer writes it."""
+    data = bytearray(cli_golden("reorder_forward").read_bytes())
+    results = list(LogFileJournal.from_buffer(bytes(data)).rx.records())
+    exit_record = next(r for r in results if isinstance(r.record, lj.ProcessExitV1))
+    data[exit_record.record_end - 1] = 0x5A                 # the root's padding
+    pad = lj.encode_record(lj.PortAddrClearV1(), len(data))
+    data += pad[:7] + b"\x08" + bytes(8)                   # a body on a unit record
+    return bytes(data), [exit_record.record_start - 8, len(data) - 16]
+
+
+def test_check_strict_reports_bodies_wasmer_would_not_write(capsys, tmp_path):
+    data, odd = noncanonical_journal()
+    assert lj.check(data).status == "ok"
+    report = lj.check(data, strict=True)
+    assert (report.status, report.noncanonical, report.ok) == ("non-canonical", tuple(odd),
+                                                               False)
+    assert lj.check(cli_golden("phases").read_bytes(), strict=True).status == "ok"
+    path = tmp_path / "odd.journal"
+    path.write_bytes(data)
+    status, out, _ = cli_run(capsys, "check", "--strict", path)
+    assert status == 1
+    assert out.startswith("%s: non-canonical: " % path)
+    assert "2 records are not as wasmer writes them (first at offset %d)" % odd[0] in out
+    # Rewriting them says it changed their bytes.
+    status, _, err = cli_run(capsys, "filter", path, tmp_path / "copy.journal")
+    assert status == 0
+    assert "note: 2 records of %s were not as wasmer writes them" % path in err
+    assert lj.check(str(tmp_path / "copy.journal"), strict=True).status == "ok"
+    status, _, err = cli_run(capsys, "cat", "--reencode", path, "-o", tmp_path / "cat.journal")
+    assert status == 0 and "note: 2 records" in err
+
+
 def test_cli_tail_takes_any_count(capsys):
     status, out, _ = cli_run(capsys, "tail", "-n", "9" * 20, cli_golden("seed_test"))
     assert status == 0 and len(out.splitlines()) == 5
