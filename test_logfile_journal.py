@@ -2609,6 +2609,65 @@ def test_written_records_survive_the_writer_dying(tmp_path):
         [lj.CreatePipeV1(i, i) for i in range(100)]
 
 
+KILLED_WRITER = """
+import sys
+sys.path.insert(0, %r)
+import logfile_journal as lj
+journal = lj.LogFileJournal(%r, lock="process")
+n = int(sys.argv[1])
+while True:
+    journal.write(lj.SocketSendV1(n, bytes(n %% 300), 0, n %% 2 == 0))
+    sys.stdout.write("%%d\\n" %% n)          # after write() returned
+    sys.stdout.flush()
+    n += 1
+"""
+
+
+def kill_writers(path, kills, seed):
+    """SIGKILL a writer child ``kills`` times at random moments; after each
+    kill the journal holds every record whose write() returned, in order,
+    and at most one record more (the one being written), then takes an
+    append.  Returns how many records it ends with."""
+    rnd = random.Random(seed)
+    code = KILLED_WRITER % (str(Path(__file__).parent), str(path))
+    next_n = 0
+    for _ in range(kills):
+        child = subprocess.Popen([sys.executable, "-c", code, str(next_n)],
+                                 stdout=subprocess.PIPE, env=cli_env())
+        reported = []
+        deadline = time.monotonic() + rnd.uniform(0.05, 0.4)
+        while time.monotonic() < deadline:
+            line = child.stdout.readline()
+            if not line:
+                break
+            reported.append(int(line))
+        child.kill()
+        child.wait(timeout=30)
+        reported += [int(line) for line in child.stdout.read().split()]
+        child.stdout.close()
+        entries = file_entries(path)
+        numbers = [entry.fd for entry in entries]
+        assert numbers == list(range(len(numbers)))                    # nothing invented
+        assert len(numbers) >= (reported[-1] + 1 if reported else 0)   # nothing lost
+        assert lj.check(str(path)).status in ("ok", "torn-tail")
+        next_n = len(numbers)
+    with LogFileJournal(path) as journal:                 # the next append is reachable
+        journal.write(lj.SocketSendV1(next_n, b"last", 0, True))
+    assert [entry.fd for entry in file_entries(path)] == list(range(next_n + 1))
+    return next_n + 1
+
+
+def test_a_writer_killed_at_random_loses_and_invents_nothing(tmp_path):
+    assert kill_writers(tmp_path / "killed.journal", 8, seed=1) > 8
+
+
+@pytest.mark.fuzz
+def test_many_kills_lose_and_invent_nothing(tmp_path):
+    """Opt-in: ``python3 -m pytest -m fuzz`` (LOGFILE_JOURNAL_KILLS, default 600)."""
+    kill_writers(tmp_path / "killed.journal", int(os.environ.get("LOGFILE_JOURNAL_KILLS", 600)),
+                 seed=2)
+
+
 def test_closing_a_journal_unmaps_the_file(tmp_path):
     path = tmp_path / "m.journal"
     write_file(path, lj.CreatePipeV1(1, 2))
