@@ -1207,7 +1207,7 @@ def _json_int(value, low, high):
     if not isinstance(value, int) or isinstance(value, bool):
         raise _BadJson("expected an integer, got %s" % json.dumps(value)[:40])
     if not low <= value <= high:
-        raise _BadJson("%d is out of range" % value)
+        raise _BadJson("%s is out of range" % _int_text(value))
     return value
 
 
@@ -1680,6 +1680,14 @@ class _FieldType:
         return "<field type %s>" % self.name
 
 
+def _int_text(number: int) -> str:
+    """An int for a message: in full, or its size when Python will not print
+    it (over 4,300 digits)."""
+    if number.bit_length() > 4000:
+        return "an integer of %d bits" % number.bit_length()
+    return "%d" % number
+
+
 def _fail(message: str) -> "EntryValueError":
     return EntryValueError(message)
 
@@ -1692,7 +1700,7 @@ def _int_checker(low: int, high: int, what: str) -> Callable[[Any], int]:
             raise TypeError("expected an int for %s, got %s"
                             % (what, type(value).__name__)) from None
         if not low <= number <= high:
-            raise _fail("%d does not fit in %s" % (number, what))
+            raise _fail("%s does not fit in %s" % (_int_text(number), what))
         return number
     return check
 
@@ -2120,7 +2128,7 @@ def _check_duration(value):
             raise TypeError("expected a duration in int nanoseconds, got %r"
                             % (value,)) from None
     if not 0 <= nanos <= _MAX_DURATION_NS:
-        raise _fail("duration %d ns is out of range" % nanos)
+        raise _fail("duration %s ns is out of range" % _int_text(nanos))
     return nanos
 
 
@@ -2168,7 +2176,7 @@ def _check_system_time(value):
         raise TypeError("expected int nanoseconds since the Unix epoch, got %r"
                         % (value,)) from None
     if nanos > _MAX_DURATION_NS:
-        raise _fail("time %d ns is out of range" % nanos)
+        raise _fail("time %s ns is out of range" % _int_text(nanos))
     return nanos
 
 

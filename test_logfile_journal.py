@@ -2997,6 +2997,19 @@ def test_import_parses_each_character_a_bounded_number_of_times(monkeypatch, sha
     assert sum(scanned) <= 2 * len(text)
 
 
+@pytest.mark.parametrize("make", [
+    lambda huge: lj.CreatePipeV1(huge, 2),
+    lambda huge: lj.SocketSetOptTimeV1(1, "Linger", huge),
+    lambda huge: lj.SnapshotV1(huge, "Idle"),
+    lambda huge: lj.entry_from_json({"create_pipe_v1": {"fd1": huge, "fd2": 2}}),
+    lambda huge: lj.entry_from_json({"snapshot_v1": {"when": {
+        "secs_since_epoch": huge, "nanos_since_epoch": 0}, "trigger": "Idle"}}),
+])
+def test_integers_too_long_to_print_are_entry_value_errors(make):
+    with pytest.raises(lj.EntryValueError, match="an integer of 16610 bits"):
+        make(10 ** 5000)
+
+
 def test_import_reports_an_integer_too_long_to_read_and_goes_on(capsys, tmp_path):
     source = tmp_path / "big.jsonl"
     source.write_text('{"create_pipe_v1":{"fd1":1,"fd2":2}}\n'
