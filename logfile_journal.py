@@ -4,12 +4,13 @@ Wasmer records what a WASIX process does (module init, memory updates,
 threads, file descriptors, sockets, snapshots, exit) into an append-only
 journal file and can replay it to restore the process.  This module reads
 and writes that file -- the ``LogFileJournal`` of the Rust crate
-``wasmer-journal`` in its rkyv 0.7 era -- with the standard library only.
+``wasmer-journal``, in the layout of every released wasmer from 4.2 to 7.x
+(see LAYOUTS) -- with the standard library only.
 
 The file is an 8-byte magic number followed by records.  Each record is an
 8-byte header (big-endian u16 record type, big-endian u48 body length) and
-a body: the rkyv 0.7 archive of one ``JournalEntry*V1`` struct, serialized
-at its absolute position in the file (alignment padding depends on it).
+a body: the rkyv archive of one ``JournalEntry*V1`` struct, serialized at
+its absolute position in the file (alignment padding depends on it).
 
 Write a journal:
 
@@ -28,6 +29,24 @@ Values use plain Python types: int, bool, bytes, str, IntEnum members,
 addresses ``(host, port)`` / ``(host, port, flowinfo, scope_id)``, and int
 nanoseconds for every time and duration.  Bad input raises a subclass of
 :class:`JournalError` carrying the byte offset where it applies.
+
+Sections, in the order data goes through them:
+
+    Constants                 magic, record types, enums
+    Exceptions                JournalError and its subclasses
+    Supporting data types     ExitCode, WasiMemoryLayout, reports, ...
+    LZ4 block format          lz4_flex-compatible compression
+    Layouts                   the eras of the archive, and the registry
+    Value forms               JSON and text pieces the field types use
+    Archived field types      one _FieldType per kind of value
+    Journal entries           one class per record type
+    The archive codec         encode_entry, decode_entry, layout detection
+    Reading                   iter_records, LogFileJournalRx
+    Checking and repairing    check, repair, finding records past damage
+    Writing                   LogFileJournalTx
+    Journals                  LogFileJournal, RecombinedJournal, convert
+    JSON                      entry_to_json, entry_from_json
+    Command line              main()
 """
 
 import argparse
@@ -1484,8 +1503,6 @@ def _optional(converter):
             lambda value, limit: None if value is None else from_json(value, limit))
 
 
-# Each field type's JSON form: (to_json or None for as-is, from_json).
-
 def _bits_json(high):
     return (lambda bits: {"bits": bits}, _bits_from_json(high))
 
@@ -1595,11 +1612,12 @@ def _text_thread_start(value) -> str:
 # Archived field types
 # ---------------------------------------------------------------------------
 #
-# Each record body is rkyv 0.7's archive of one repr(C), align(8) struct.
-# A _FieldType says how one field of such a struct is stored (its struct
-# format inside the root) and what Python value it holds.  Composite types
-# (IpAddr, SocketAddr, Option<...>, ...) are unpacked as raw bytes and
-# converted by their own precompiled Struct.
+# Each record body is rkyv's archive of one repr(C), align(8) struct (rkyv
+# 0.7 and 0.8 lay these types out alike, but for what Layouts lists).  A
+# _FieldType says how one field of such a struct is stored (its struct
+# format inside the root), what Python value it holds, and its JSON and
+# text.  Composite types (IpAddr, SocketAddr, Option<...>, ...) are unpacked
+# as raw bytes and converted by their own precompiled Struct.
 
 class _Invalid(Exception):
     """A field's bytes are not a valid archive (becomes CorruptRecordError)."""
@@ -5093,14 +5111,9 @@ def convert(source: Union[str, "os.PathLike[str]"],
 # JSON: the serde form of wasmer's JournalEntry
 # ---------------------------------------------------------------------------
 #
-# ``wasmer journal export`` prints each entry as serde_json writes
-# ``JournalEntry``: externally tagged with snake_case variant names, field
-# names as in Rust, byte vectors as standard base64 of lz4_flex
-# ``compress_prepend_size`` output, flags as ``{"bits": n}``, addresses as
-# their Rust Display text.  Values that form cannot hold (an IPv6 flowinfo,
-# an enum value wasmer has no name for) are written in an extended form
-# that entry_from_json reads back exactly and wasmer's import rejects,
-# rather than silently changed.
+# An entry is ``{"snake_case_variant": {field: value}}`` (a field-less one
+# the bare name); each value is in its field type's form (see Value forms),
+# as the layout's release of wasmer names and prints it.
 
 # Missing Option fields are None, as serde reads them.
 _OPTIONAL_TYPES = (EXIT_CODE_OPT, DURATION_OPT, EPOLL_EVENT_OPT)
