@@ -672,7 +672,19 @@ _LZ4_PRIME4 = 2654435761       # hash of 4 bytes (inputs < 65535 bytes)
 _LZ4_PRIME5 = 889523592379     # hash of 5 bytes (larger inputs)
 _LZ4_FF_RUN = re.compile(b"\xff*")
 _LZ4_SIZE = struct.Struct("<I")
-_LZ4_EMPTY_TABLE = dict.fromkeys(range(4096), 0)
+class _LZ4Table(dict):
+    """lz4_flex's 4096-entry hash table, all of whose entries start as
+    ``missing``: filled as hashes come up, so a small input does not pay
+    for 4096 entries (that was the fixed cost of every call)."""
+
+    __slots__ = ("missing",)
+
+    def __init__(self, missing):
+        super().__init__()
+        self.missing = missing
+
+    def __missing__(self, key):
+        return self.missing
 # 32 lanes of 128 bits: 12-bit hash field (shifted), low 32 bits.
 _LZ4_LANE_MASK = sum(0xFFF << 128 * i for i in range(32))
 _LZ4_LANE_U32 = sum(0xFFFFFFFF << 128 * i for i in range(32))
@@ -765,8 +777,8 @@ def _lz4_compress_block(data):
         end_check = n - _LZ4_MFLIMIT          # last position a match may start
         limit = n - _LZ4_END_OFFSET           # matches end before this position
         # Table: hash -> last position, and -> the u32 found there.
-        tpos = _LZ4_EMPTY_TABLE.copy()
-        tval = dict.fromkeys(_LZ4_EMPTY_TABLE, words[0][0])
+        tpos = _LZ4Table(0)
+        tval = _LZ4Table(words[0][0])
         last_probe = end_check + 1
         cur = 1
         while True:
