@@ -3702,6 +3702,45 @@ def test_large_bodies_are_not_copied_with_their_header(tmp_path, monkeypatch):
     assert file_entries(tmp_path / "big.journal") == [entry]
 
 
+@pytest.mark.parametrize("options", [dict(), dict(lock="thread", sync="never"),
+                                     dict(lock="exclusive", buffer_size=4096),
+                                     dict(sync="always")], ids=str)
+def test_write_many_writes_what_write_would(tmp_path, options):
+    entries = sample_entries() + [lj.FileDescriptorWriteV1(3, 0, b"q" * 100000, False)] \
+        + [lj.CreatePipeV1(i, i) for i in range(3000)]
+    one = tmp_path / "one.journal"
+    with LogFileJournal(one, layout=FEB_2024) as journal:
+        expected = [journal.write(entry) for entry in entries]
+    many = tmp_path / "many.journal"
+    with LogFileJournal(many, layout=FEB_2024, **options) as journal:
+        journal.write(entries[0])
+        results = journal.write_many(iter(entries[1:]))
+        assert journal.write_many([]) == []
+    assert [expected[0]] + results == expected
+    assert many.read_bytes() == one.read_bytes()
+
+
+def test_write_many_writes_all_or_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "all.journal"
+    write_file(path, lj.CreatePipeV1(1, 2), layout="wasmer-4.3")
+    before = path.read_bytes()
+    with LogFileJournal(path) as journal:
+        with pytest.raises(lj.EntryValueError, match="SocketPairV1"):
+            journal.write_many([lj.CreatePipeV1(i, i) for i in range(20000)]
+                               + [lj.SocketPairV1(1, 2)])          # not in wasmer-4.3
+        assert path.read_bytes() == before
+        fault = FaultyIO(2, "write")
+        monkeypatch.setattr(lj, "_pwrite", fault.pwrite)
+        with pytest.raises(OSError):
+            journal.write_many([lj.CreatePipeV1(i, i) for i in range(20000)])
+        monkeypatch.undo()
+        assert path.read_bytes() == before
+        journal.write_many([lj.CreatePipeV1(3, 4)])
+    assert file_entries(path) == [lj.CreatePipeV1(1, 2), lj.CreatePipeV1(3, 4)]
+    with pytest.raises(lj.UnsupportedOperationError):
+        LogFileJournal.from_buffer(before).write_many([lj.CreatePipeV1(1, 2)])
+
+
 def test_buffered_writes_reach_the_file_on_flush(tmp_path):
     path = tmp_path / "buffered.journal"
     journal = LogFileJournal(path, lock="exclusive", buffer_size=1 << 16, layout=FEB_2024)
