@@ -59,6 +59,7 @@ import datetime
 import enum
 import errno
 import heapq
+import io
 import ipaddress
 import json
 import mmap
@@ -5511,13 +5512,24 @@ def _file_size(path: str) -> Optional[int]:
 
 # -- Reading journals ---------------------------------------------------------
 
+_STDIN: List[bytes] = []
+
+
+def _stdin_bytes() -> bytes:
+    """Standard input, read to its end once (``-`` may be read twice: by
+    cat's check and copy)."""
+    if not _STDIN:
+        _STDIN.append(sys.stdin.buffer.read())
+    return _STDIN[0]
+
+
 @contextlib.contextmanager
 def _reading(path: str):
     """Open the journal at ``path`` read-only (errors name the file); ``-``
     reads standard input to its end."""
     with _about(path):
         if path == "-":
-            journal = LogFileJournal.from_buffer(sys.stdin.buffer.read())
+            journal = LogFileJournal.from_buffer(_stdin_bytes())
         else:
             journal = LogFileJournal.new_readonly(path)
     with journal:
@@ -6191,7 +6203,7 @@ def _report_json(path: str, report: JournalReport) -> Dict[str, Any]:
 def _cmd_check(args, out) -> int:
     """``check FILE``: validate every record (``-``: standard input)."""
     with _about(args.file):
-        report = check(sys.stdin.buffer.read() if args.file == "-" else args.file,
+        report = check(_stdin_bytes() if args.file == "-" else args.file,
                        strict=args.strict)
     if args.json:
         out.write(_compact_json(_report_json(args.file, report)) + "\n")
@@ -6207,6 +6219,8 @@ def _cmd_check(args, out) -> int:
 
 def _cmd_repair(args, out) -> int:
     """``repair FILE``: cut a torn tail off, keeping a copy of it."""
+    if args.file == "-":
+        raise _CliError("repair changes a file: give its path, not -", 2)
     with _about(args.file):
         report = repair(args.file)
     if report.saved_to:
@@ -6288,8 +6302,10 @@ def _follow(path: str, where: Tuple[int, int, int], interval: float, show, out) 
 
 def _cmd_tail(args, out) -> int:
     """``tail FILE``: the last records; ``-f`` follows the file as it grows."""
+    if args.file == "-" and args.follow:
+        raise _CliError("tail -f follows a file, not standard input", 2)
     with _about(args.file):
-        inode = os.stat(args.file).st_ino
+        inode = None if args.file == "-" else os.stat(args.file).st_ino
     with _reading(args.file) as journal:
         show = _record_printer(args.json, out, _json_layout(journal))
         _tail_start(journal, args.lines)
@@ -6321,7 +6337,7 @@ def _readable_part(path: str) -> JournalReport:
     """check() ``path``; a torn tail is left out (with a warning), anything
     else wrong is an error."""
     with _about(path):
-        report = check(path)
+        report = check(_stdin_bytes() if path == "-" else path)
     if report.status == "torn-tail":
         _warn("%s: leaving out a torn tail (%s) of %d bytes at offset %d"
               % (path, report.tail, report.size - report.end, report.end))
@@ -6333,7 +6349,7 @@ def _readable_part(path: str) -> JournalReport:
 def _copy_bytes(path: str, length: int, target) -> None:
     """Copy the first ``length`` bytes of ``path`` to the open file ``target``."""
     with _about(path):
-        source = open(path, "rb")
+        source = io.BytesIO(_stdin_bytes()) if path == "-" else open(path, "rb")
     with source:
         while length:
             with _about(path):
@@ -6636,6 +6652,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     closed early (nothing is printed then).  It never raises SystemExit.
     """
     parser = _build_parser()
+    del _STDIN[:]                          # read anew by this command, if it reads "-"
     previous = {}
     try:
         for name in ("SIGTERM", "SIGHUP"):

@@ -3478,13 +3478,27 @@ def test_pipes_and_fifos_are_read_to_their_end_and_devices_refused(capsys, tmp_p
     assert lj.check("/proc/self/status").status == "invalid-magic"
 
 
-@pytest.mark.parametrize("command", ["inspect", "export", "stats", "check"])
+@pytest.mark.parametrize("command", [["inspect"], ["export"], ["stats"], ["check"],
+                                     ["tail", "-n", "2"]], ids=lambda c: c[0])
 def test_cli_dash_reads_standard_input(command):
     data = cli_golden("seed_test").read_bytes()
-    piped = cli_subprocess(command, "-", input=data)
-    direct = cli_subprocess(command, cli_golden("seed_test"))
+    piped = cli_subprocess(*command, "-", input=data)
+    direct = cli_subprocess(*command, cli_golden("seed_test"))
     assert piped.returncode == direct.returncode == 0
     assert piped.stdout == direct.stdout.replace(str(cli_golden("seed_test")).encode(), b"-")
+
+
+def test_cli_dash_for_filter_and_cat_and_refused_where_a_file_is_needed(tmp_path):
+    data = cli_golden("seed_test").read_bytes()
+    assert cli_subprocess("filter", "-", tmp_path / "f.journal", "--type", "CreatePipeV1",
+                          input=data).returncode == 0
+    assert len(file_entries(tmp_path / "f.journal")) == 2
+    assert cli_subprocess("cat", "-", "-", "-o", tmp_path / "c.journal",
+                          input=data).returncode == 0
+    assert lj.check(str(tmp_path / "c.journal")).records == 10
+    for command in (["repair", "-"], ["tail", "-f", "-"]):
+        refused = cli_subprocess(*command, input=data)
+        assert refused.returncode == 2 and b"Traceback" not in refused.stderr
 
 
 def test_cli_force_writes_through_links_and_never_replaces_devices(capsys, tmp_path):
