@@ -44,7 +44,7 @@ Sections, in the order data goes through them:
     Reading                   iter_records, LogFileJournalRx
     Checking and repairing    check, repair, finding records past damage
     Writing                   LogFileJournalTx
-    Journals                  LogFileJournal, RecombinedJournal, convert
+    Journals                  LogFileJournal, RecombinedJournal, convert, load, open
     JSON                      entry_to_json, entry_from_json
     Command line              main()
 """
@@ -108,10 +108,14 @@ __all__ = [
     "lz4_compress_prepend_size", "lz4_decompress_size_prepended",
     "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
-    "RecombinedJournal", "UnsupportedJournal", "check", "repair", "convert", "main",
+    "RecombinedJournal", "UnsupportedJournal", "check", "repair", "convert", "load", "open",
+    "main",
 ]
 
 __version__ = "0.1.0"
+
+# The built-in open(): this module's own open() (below) opens journals.
+_open_file = open
 
 
 # ---------------------------------------------------------------------------
@@ -209,11 +213,23 @@ class JournalEntryRecordType(enum.IntEnum):
     SocketPairV1 = 64
 
 
+class _NamedEnum(enum.IntEnum):
+    """An IntEnum whose members print as their names (Python 3.11 made
+    IntEnum print its value); numeric formats still give the number."""
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        return format(self.name, spec) if not spec or spec[-1] in "<>^s" \
+            or spec[-1].isdigit() else int.__format__(self, spec)
+
+
 # Archived enums are repr(u8).  The member values here are the variant
 # *indexes*, which rkyv 0.7 stores; rkyv 0.8 stores an explicit
 # ``Unknown = 255`` as 255 (the layout's field types translate).
 
-class Snapshot0Clockid(enum.IntEnum):
+class Snapshot0Clockid(_NamedEnum):
     """Clock of SetClockTimeV1 (archived JournalSnapshot0ClockidV1)."""
     Realtime = 0
     Monotonic = 1
@@ -222,7 +238,7 @@ class Snapshot0Clockid(enum.IntEnum):
     Unknown = 4
 
 
-class Whence(enum.IntEnum):
+class Whence(_NamedEnum):
     """Seek origin of FileDescriptorSeekV1 (archived JournalWhenceV1)."""
     Set = 0
     Cur = 1
@@ -230,7 +246,7 @@ class Whence(enum.IntEnum):
     Unknown = 3
 
 
-class Advice(enum.IntEnum):
+class Advice(_NamedEnum):
     """fd_advise advice (archived JournalAdviceV1)."""
     Normal = 0
     Sequential = 1
@@ -241,7 +257,7 @@ class Advice(enum.IntEnum):
     Unknown = 6
 
 
-class SnapshotTrigger(enum.IntEnum):
+class SnapshotTrigger(_NamedEnum):
     """Why a snapshot was taken (archived JournalSnapshotTriggerV1).
 
     Member names are those of wasmer's ``SnapshotTrigger``; the archived
@@ -267,7 +283,7 @@ class SnapshotTrigger(enum.IntEnum):
     Timer = 4
 
 
-class EpollCtl(enum.IntEnum):
+class EpollCtl(_NamedEnum):
     """epoll_ctl operation (archived JournalEpollCtlV1)."""
     Add = 0
     Mod = 1
@@ -275,7 +291,7 @@ class EpollCtl(enum.IntEnum):
     Unknown = 3
 
 
-class StreamSecurity(enum.IntEnum):
+class StreamSecurity(_NamedEnum):
     """Security of a bridged network (archived JournalStreamSecurityV1).
 
     ``AnyEncyption`` (sic, wasmer's spelling) is an alias of AnyEncryption.
@@ -288,7 +304,7 @@ class StreamSecurity(enum.IntEnum):
     AnyEncyption = 1
 
 
-class Addressfamily(enum.IntEnum):
+class Addressfamily(_NamedEnum):
     """Socket address family (archived JournalAddressfamilyV1)."""
     Unspec = 0
     Inet4 = 1
@@ -296,7 +312,7 @@ class Addressfamily(enum.IntEnum):
     Unix = 3
 
 
-class Socktype(enum.IntEnum):
+class Socktype(_NamedEnum):
     """Socket type (archived JournalSocktypeV1)."""
     Unknown = 0
     Stream = 1
@@ -305,7 +321,7 @@ class Socktype(enum.IntEnum):
     Seqpacket = 4
 
 
-class Sockoption(enum.IntEnum):
+class Sockoption(_NamedEnum):
     """Socket option (archived JournalSockoptionV1)."""
     Noop = 0
     ReusePort = 1
@@ -336,7 +352,7 @@ class Sockoption(enum.IntEnum):
     Proto = 26
 
 
-class SocketOptTimeType(enum.IntEnum):
+class SocketOptTimeType(_NamedEnum):
     """Which socket timeout SocketSetOptTimeV1 sets (archived JournalTimeTypeV1)."""
     ReadTimeout = 0
     WriteTimeout = 1
@@ -346,14 +362,14 @@ class SocketOptTimeType(enum.IntEnum):
     Linger = 5
 
 
-class SocketShutdownHow(enum.IntEnum):
+class SocketShutdownHow(_NamedEnum):
     """Direction of SocketShutdownV1 (archived JournalSocketShutdownV1)."""
     Read = 0
     Write = 1
     Both = 2
 
 
-class ExitCodeKind(enum.IntEnum):
+class ExitCodeKind(_NamedEnum):
     """Variant of an :class:`ExitCode` (archived JournalExitCodeV1)."""
     Errno = 0
     Other = 1
@@ -555,6 +571,11 @@ class LogReadResult(NamedTuple):
         """The entry alone."""
         return self.record
 
+    @property
+    def header_offset(self) -> int:
+        """Where the record's header starts (what inspect shows)."""
+        return self.record_start - RECORD_HEADER_SIZE
+
 
 class RecordInfo(NamedTuple):
     """A record located by a header scan, without decoding its body.
@@ -629,6 +650,10 @@ class JournalReport(NamedTuple):
     @property
     def ok(self) -> bool:
         """True when the journal has no problem at all."""
+        return self.status == "ok"
+
+    def __bool__(self) -> bool:
+        """``bool(report)`` is ``report.ok`` (a tuple would always be true)."""
         return self.status == "ok"
 
     def describe(self) -> str:
@@ -1284,7 +1309,9 @@ def _bytes_from_json(value, limit):
     try:
         return _lz4_decompress_prepended(_base64_decode(value), limit)
     except _LZ4Error as exc:
-        raise _BadJson("invalid LZ4 data: %s" % exc) from None
+        raise _BadJson("a byte field holds the base64 of lz4 compress_prepend_size output "
+                       "(a u32 LE length, then an LZ4 block), and this is not one: %s"
+                       % exc) from None
 
 
 def _hash_from_json(value, limit):
@@ -1323,6 +1350,8 @@ def _enum_json(enum_class, names=None, also=()):
 
 def _bits_from_json(high):
     def from_json(value, limit):
+        if type(value) is int:                  # the bits alone, as well as {"bits": n}
+            return _json_int(value, 0, high)
         return _json_int(_json_field(value, "bits"), 0, high)
     return from_json
 
@@ -5111,6 +5140,12 @@ class LogFileJournal(RecombinedJournal):
         read-only file gives a read-only journal.  The file must be
         readable, and must not be in append mode.
         """
+        try:
+            fileno = file.fileno()
+        except (AttributeError, io.UnsupportedOperation):
+            raise UnsupportedOperationError(
+                "from_file needs a file with a descriptor, not %s: for bytes in memory "
+                "use LogFileJournal.from_buffer(data)" % type(file).__name__) from None
         writable = getattr(file, "writable", lambda: False)()
         if writable and getattr(file, "mode", "").startswith("a"):
             raise ValueError("open the journal file with 'r+b', not in append mode")
@@ -5122,7 +5157,7 @@ class LogFileJournal(RecombinedJournal):
                               on_torn_tail=on_torn_tail, buffer_size=buffer_size,
                               layout=layout,
                               max_uncompressed_size=max_uncompressed_size) if writable else None
-        journal._setup(os.dup(file.fileno()), writer_options, reader_options)
+        journal._setup(os.dup(fileno), writer_options, reader_options)
         return journal
 
     @staticmethod
@@ -5210,6 +5245,35 @@ def convert(source: Union[str, "os.PathLike[str]"],
         raise
     _fsync_directory(destination)
     return count
+
+
+def load(path: Union[str, "os.PathLike[str]"], **options) -> List[JournalEntry]:
+    """Every entry of the journal file at ``path``, read-only (``options``
+    as for LogFileJournal.new_readonly)."""
+    with LogFileJournal.new_readonly(path, **options) as journal:
+        return list(journal)
+
+
+_OPEN_MODES = {"r": "read only", "a": "read and append (made by the first write)",
+               "x": "a new journal: the file must not exist"}
+
+
+def open(path: Union[str, "os.PathLike[str]"], mode: str = "r",  # noqa: A001
+         **options) -> LogFileJournal:
+    """Open the journal at ``path``: ``"r"`` to read (the default), ``"a"``
+    to read and append, ``"x"`` for a new journal (FileExistsError if
+    ``path`` exists).  ``options`` are LogFileJournal's."""
+    if mode not in _OPEN_MODES:
+        raise ValueError("mode must be one of %s, not %r"
+                         % (", ".join("%r (%s)" % item for item in _OPEN_MODES.items()), mode))
+    if mode == "r":
+        return LogFileJournal.new_readonly(path, **options)
+    if mode == "x" and os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, "%s already exists" % os.fspath(path))
+    journal = LogFileJournal(path, **options)
+    if mode == "x":
+        journal.tx.prepare()
+    return journal
 
 
 # ---------------------------------------------------------------------------
@@ -5594,11 +5658,6 @@ def _journal_size(journal) -> int:
         return len(view)
 
 
-def _header_offset(result: LogReadResult) -> int:
-    """Offset of the header of a record read."""
-    return result.record_start - RECORD_HEADER_SIZE
-
-
 # -- Writing outputs ----------------------------------------------------------
 
 def _refuse_existing(path: str, hint: str = "use --force to replace it") -> None:
@@ -5667,7 +5726,7 @@ def _open_output(path: Optional[str], force: bool, stdout):
     with _replacing(path, force, in_place=True) as temp:
         # Reading errors arrive as _CliError (see _records): an OSError
         # here is about writing the output.
-        with _about(path), open(temp, "w", encoding="utf-8", newline="\n") as stream:
+        with _about(path), _open_file(temp, "w", encoding="utf-8", newline="\n") as stream:
             yield stream
 
 
@@ -5720,7 +5779,7 @@ def _pretty_json(value) -> str:
 
 def _record_json(result: LogReadResult, layout=None) -> str:
     """One line of ``inspect --json`` (the entry in ``layout``'s JSON)."""
-    return _compact_json({"offset": _header_offset(result),
+    return _compact_json({"offset": result.header_offset,
                           "record_start": result.record_start,
                           "record_end": result.record_end,
                           "type": type(result.record).__name__,
@@ -5732,7 +5791,7 @@ def _record_printer(as_json: bool, out, layout=None) -> Callable[[LogReadResult]
     if as_json:
         return lambda result: out.write(_record_json(result, layout) + "\n")
     return lambda result: out.write(
-        _format_record(_header_offset(result), result.record) + "\n")
+        _format_record(result.header_offset, result.record) + "\n")
 
 
 # -- inspect, export ----------------------------------------------------------
@@ -5924,7 +5983,7 @@ def _open_input(path: str, stdin):
         yield getattr(stdin, "buffer", stdin), None
         return
     with _about(path):
-        stream = open(path, "rb")
+        stream = _open_file(path, "rb")
     with stream:
         yield stream, _file_size(path)
 
@@ -6043,7 +6102,7 @@ def _cmd_filter(args, out) -> int:
         batch = _Batch(target, args.out)
         for result in _records(source, args.file, progress):
             total += 1
-            if matches(_header_offset(result), result.record) != args.drop:
+            if matches(result.header_offset, result.record) != args.drop:
                 batch.add(result.record)
                 kept += 1
                 changed += not canonical(result)
@@ -6119,7 +6178,7 @@ def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
             item["count"] += 1
             item["bytes"] += body + RECORD_HEADER_SIZE
             item["body_bytes"] += body
-            offset = _header_offset(result)
+            offset = result.header_offset
             record = (body + RECORD_HEADER_SIZE, -offset, offset, name)
             if len(biggest) < largest:
                 heapq.heappush(biggest, record)
@@ -6349,7 +6408,7 @@ def _readable_part(path: str) -> JournalReport:
 def _copy_bytes(path: str, length: int, target) -> None:
     """Copy the first ``length`` bytes of ``path`` to the open file ``target``."""
     with _about(path):
-        source = io.BytesIO(_stdin_bytes()) if path == "-" else open(path, "rb")
+        source = io.BytesIO(_stdin_bytes()) if path == "-" else _open_file(path, "rb")
     with source:
         while length:
             with _about(path):
@@ -6364,7 +6423,7 @@ def _cat_bytes(paths: Sequence[str], temp: str, output: str) -> int:
     """Concatenate the readable parts of ``paths`` into the file ``temp``
     (each becomes a segment); returns how many records they hold."""
     records = 0
-    with _about(output), open(temp, "wb") as target:
+    with _about(output), _open_file(temp, "wb") as target:
         for path in paths:
             part = _readable_part(path)
             records += part.records
@@ -6653,6 +6712,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     parser = _build_parser()
     del _STDIN[:]                          # read anew by this command, if it reads "-"
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal or pipe that is not UTF-8 gets \u2026 for "…", not a traceback.
+        if getattr(stream, "errors", None) == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, io.UnsupportedOperation):
+                pass
     previous = {}
     try:
         for name in ("SIGTERM", "SIGHUP"):

@@ -1185,6 +1185,55 @@ def test_an_unclosed_journal_warns_and_closes_as_a_file_does(tmp_path):
         assert entries_of(again) == [lj.CreatePipeV1(1, 2)]
 
 
+def test_api_habits_of_the_standard_library(tmp_path):
+    # A report is false when the journal is not ok, as an empty result would be.
+    assert lj.check(cli_golden("seed_test").read_bytes())
+    assert not lj.check(b"not a journal")
+    # Enum members print their names, numbers only when asked for.
+    trigger = lj.SnapshotTrigger.Sigint
+    assert (str(trigger), "%s" % trigger, f"{trigger}", f"{trigger:>8}") == \
+        ("Sigint", "Sigint", "Sigint", "  Sigint")
+    assert ("%d" % trigger, f"{trigger:d}", f"{trigger:03d}") == ("5", "5", "005")
+    # A read record gives its header offset too.
+    with LogFileJournal.new_readonly(cli_golden("seed_test")) as journal:
+        assert [r.header_offset for r in journal.rx.records()] == [8, 24, 400, 408, 1456]
+    # load() and open(), in the manner of plistlib and tarfile.
+    assert lj.load(cli_golden("seed_test"))[4] == lj.CreatePipeV1(1234, 5432)
+    path = tmp_path / "new.journal"
+    with lj.open(path, "x") as journal:
+        journal.write(lj.CreatePipeV1(1, 2))
+    with pytest.raises(FileExistsError):
+        lj.open(path, "x")
+    with lj.open(path, "a") as journal:
+        journal.write(lj.CreatePipeV1(3, 4))
+    with lj.open(path) as journal:
+        assert list(journal) == [lj.CreatePipeV1(1, 2), lj.CreatePipeV1(3, 4)]
+        with pytest.raises(lj.UnsupportedOperationError):
+            journal.write(lj.CreatePipeV1(5, 6))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        lj.open(path, "w")
+    # Bytes in memory are for from_buffer, and the error says so.
+    with pytest.raises(lj.UnsupportedOperationError, match="from_buffer"):
+        LogFileJournal.from_file(io.BytesIO(path.read_bytes()))
+
+
+def test_json_flags_as_plain_integers_and_byte_fields_explained():
+    assert lj.entry_from_json({"file_descriptor_set_flags_v1": {"fd": 1, "flags": 5}}) == \
+        lj.FileDescriptorSetFlagsV1(1, 5)
+    not_lz4 = base64.b64encode(b"hello world").decode()
+    with pytest.raises(lj.EntryValueError, match="base64 of lz4 compress_prepend_size"):
+        lj.entry_from_json({"socket_send_v1": {"fd": 1, "data": not_lz4, "flags": 0,
+                                               "is_64bit": False}})
+
+
+def test_cli_never_fails_on_a_stdout_that_is_not_utf8():
+    env = dict(cli_env(), PYTHONIOENCODING="ascii")
+    done = subprocess.run(cli_command("inspect", cli_golden("seed_test")), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert done.returncode == 0 and done.stderr == b""
+    assert b"0b0b0b0b0b0b0b0b\\u2026" in done.stdout
+
+
 def test_split_gives_writer_and_reader(tmp_path):
     path = tmp_path / "split.journal"
     write_file(path, lj.CreatePipeV1(1, 2))
