@@ -46,6 +46,7 @@ Sections, in the order data goes through them:
     Writing                   LogFileJournalTx
     Journals                  LogFileJournal, RecombinedJournal, convert, load, open
     JSON                      entry_to_json, entry_from_json
+    wasmer's text             wasmer_text (what PrintingJournal prints)
     Command line              main()
 """
 
@@ -106,7 +107,7 @@ __all__ = [
     # codec and journals
     "encode_entry", "decode_entry", "encode_record", "iter_records",
     "lz4_compress_prepend_size", "lz4_decompress_size_prepended",
-    "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES",
+    "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES", "wasmer_text",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
     "RecombinedJournal", "UnsupportedJournal", "check", "repair", "convert", "load", "open",
     "main",
@@ -5424,6 +5425,217 @@ def entry_from_json(value: Union[Dict[str, Any], str], *,
 
 
 # ---------------------------------------------------------------------------
+# wasmer's text: what PrintingJournal prints
+# ---------------------------------------------------------------------------
+#
+# ``wasmer journal inspect`` prints each entry with the Display of
+# ``JournalEntry`` (concrete/printing.rs), whose fields use Rust's Debug of
+# wasix types.  What changed between releases, by the release it came in:
+# exit codes as numbers (0.12.0), pipe ends as read_fd/write_fd (0.19.0),
+# the closing parenthesis of thread-update and sock-send (0.600.0), and
+# "Uknown" spelled right (0.705.0).
+
+_RIGHTS_NAMES = """
+    FD_DATASYNC FD_READ FD_SEEK FD_FDSTAT_SET_FLAGS FD_SYNC FD_TELL FD_WRITE FD_ADVISE
+    FD_ALLOCATE PATH_CREATE_DIRECTORY PATH_CREATE_FILE PATH_LINK_SOURCE PATH_LINK_TARGET
+    PATH_OPEN FD_READDIR PATH_READLINK PATH_RENAME_SOURCE PATH_RENAME_TARGET
+    PATH_FILESTAT_GET PATH_FILESTAT_SET_SIZE PATH_FILESTAT_SET_TIMES FD_FILESTAT_GET
+    FD_FILESTAT_SET_SIZE FD_FILESTAT_SET_TIMES PATH_SYMLINK PATH_REMOVE_DIRECTORY
+    PATH_UNLINK_FILE POLL_FD_READWRITE SOCK_SHUTDOWN SOCK_ACCEPT SOCK_CONNECT SOCK_LISTEN
+    SOCK_BIND SOCK_RECV SOCK_SEND SOCK_ADDR_LOCAL SOCK_ADDR_REMOTE SOCK_RECV_FROM
+    SOCK_SEND_TO
+""".split()
+_FDFLAGS_NAMES = "APPEND DSYNC NONBLOCK RSYNC SYNC".split()
+_EPOLL_CTL_NAMES = {EpollCtl.Add: "EPOLL_CTL_ADD", EpollCtl.Mod: "EPOLL_CTL_MOD",
+                    EpollCtl.Del: "EPOLL_CTL_DEL", EpollCtl.Unknown: "Unknown"}
+_OFLAGS_CREATE, _OFLAGS_EXCL, _OFLAGS_TRUNC = 1, 4, 8
+
+
+def _rust_flags(bits: int, names: Sequence[str]) -> str:
+    """bitflags' Debug of what wasmer keeps (unknown bits are dropped)."""
+    kept = [name for bit, name in enumerate(names) if bits >> bit & 1]
+    return " | ".join(kept) if kept else "(empty)"
+
+
+def _rust_duration(nanos: int) -> str:
+    """Rust's Debug of a Duration: 1.5s, 250ms, 3µs, 0ns."""
+    for unit, scale in (("s", 10 ** 9), ("ms", 10 ** 6), ("\u00b5s", 10 ** 3)):
+        if nanos >= scale:
+            whole, part = divmod(nanos, scale)
+            digits = ("%0*d" % (len(str(scale)) - 1, part)).rstrip("0")
+            return "%d%s%s" % (whole, "." + digits if digits else "", unit)
+    return "%dns" % nanos
+
+
+def _rust_exit_code(code: Optional[ExitCode], release: tuple) -> str:
+    """Debug of the Option<ExitCode> wasmer reads from the archive."""
+    if code is None:
+        return "None"
+    number = code.value
+    if release >= (0, 12, 0):                   # ExitCode(u16): n % 256, Rust's %
+        number = (abs(number) % 256 * (-1 if number < 0 else 1)) & 0xFFFF
+        return "Some(ExitCode::%d)" % number
+    if code.kind is ExitCodeKind.Errno:
+        name = _ERRNO_NAMES[number] if number < len(_ERRNO_NAMES) else "Unknown"
+        number = number if number < len(_ERRNO_NAMES) else len(_ERRNO_NAMES) - 1
+        return "Some(ExitCode::%s (error %d))" % (name.lower(), number)
+    return "Some(ExitCode::%d)" % number
+
+
+def _rust_open(entry, release) -> str:
+    o_flags = entry.o_flags
+    if o_flags & _OFLAGS_CREATE:
+        kind = "fd-create-new" if o_flags & _OFLAGS_TRUNC else \
+            "fd-create-excl" if o_flags & _OFLAGS_EXCL else "fd-create"
+    else:
+        kind = "fd-open-new" if o_flags & _OFLAGS_TRUNC else "fd-open"
+    return "%s (fd=%d, path=%s)" % (kind, entry.fd, entry.path)
+
+
+def _rust_socktype(ty: Socktype, release: tuple) -> str:
+    if ty is Socktype.Unknown and release < (0, 705, 0):
+        return "Socktype::Uknown"                 # the wasix typo
+    return "Socktype::%s" % ty.name
+
+
+def _rust_sockproto(number: int) -> str:
+    return "SockProto::%s" % (_SOCKPROTO_NAMES[number] if number < len(_SOCKPROTO_NAMES)
+                              else number)
+
+
+def _rust_addr(value: tuple) -> str:
+    """Rust's Display of a SocketAddr (no room for an IPv6 flowinfo)."""
+    return _sockaddr_exact(value)
+
+
+def _memory_text(entry, release) -> str:
+    compressed = entry.compressed_data
+    size = _LZ4_SIZE.unpack_from(compressed)[0] if len(compressed) >= 4 else len(compressed)
+    return "memory-update (start=%d, end=%d, data.len=%d, compressed.len=%d)" % (
+        entry.region.start, entry.region.end, size, len(compressed))
+
+
+def _closed(release) -> str:
+    """The ")" wasmer-journal before 0.600.0 left out of two lines."""
+    return ")" if release >= (0, 600, 0) else ""
+
+
+_WASMER_TEXT: Dict[type, Callable[[Any, tuple], str]] = {
+    InitModuleV1: lambda e, r: "init-module (hash=[%s])" % ", ".join(
+        "%x" % byte for byte in e.wasm_hash),
+    ClearEtherealV1: lambda e, r: "clear-ethereal",
+    UpdateMemoryRegionV1: _memory_text,
+    ProcessExitV1: lambda e, r: "process-exit (code=%s)" % _rust_exit_code(e.exit_code, r),
+    SetThreadV1: lambda e, r: "thread-update (id=%d, call-stack.len=%d, mem-stack.len=%d, "
+    "store-size=%d%s" % (e.id, len(e.call_stack), len(e.memory_stack), len(e.store_data),
+                         _closed(r)),
+    CloseThreadV1: lambda e, r: "thread-close (id=%d, code=%s)" % (
+        e.id, _rust_exit_code(e.exit_code, r)),
+    FileDescriptorSeekV1: lambda e, r: "fd-seek (fd=%d, offset=%d, whence=Whence::%s)" % (
+        e.fd, e.offset, e.whence.name),
+    FileDescriptorWriteV1: lambda e, r: "fd-write (fd=%d, offset=%d, data.len=%d)" % (
+        e.fd, e.offset, len(e.data)),
+    SetClockTimeV1: lambda e, r: "set-clock-time (id=Snapshot0Clockid::%s, time=%d)" % (
+        e.clock_id.name, e.time),
+    CloseFileDescriptorV1: lambda e, r: "fd-close (fd=%d)" % e.fd,
+    OpenFileDescriptorV1: _rust_open,
+    OpenFileDescriptorV2: _rust_open,
+    RenumberFileDescriptorV1: lambda e, r: "fd-renumber (old=%d, new=%d)" % (
+        e.old_fd, e.new_fd),
+    DuplicateFileDescriptorV1: lambda e, r: "fd-duplicate (original=%d, copied=%d)" % (
+        e.original_fd, e.copied_fd),
+    DuplicateFileDescriptorV2: lambda e, r: "fd-duplicate (original=%d, copied=%d, "
+    "cloexec=%s)" % (e.original_fd, e.copied_fd, _text_bool(e.cloexec)),
+    CreateDirectoryV1: lambda e, r: "path-create-dir (fd=%d, path=%s)" % (e.fd, e.path),
+    RemoveDirectoryV1: lambda e, r: "path-remove-dir (fd=%d, path=%s)" % (e.fd, e.path),
+    PathSetTimesV1: lambda e, r: "path-set-times (path=%s, atime=%d, mtime=%d))" % (
+        e.path, e.st_atim, e.st_mtim),
+    FileDescriptorSetTimesV1: lambda e, r: "fd-set-times (fd=%d, atime=%d, mtime=%d)" % (
+        e.fd, e.st_atim, e.st_mtim),
+    FileDescriptorSetFdFlagsV1: lambda e, r: "fd-set-fd-flags (fd=%d, flags=%s)" % (
+        e.fd, _rust_flags(e.flags, ["CLOEXEC"])),
+    FileDescriptorSetFlagsV1: lambda e, r: "fd-set-flags (fd=%d, flags=%s)" % (
+        e.fd, _rust_flags(e.flags, _FDFLAGS_NAMES)),
+    FileDescriptorSetRightsV1: lambda e, r: "fd-set-rights (fd=%d, base=%s, inherited=%s)" % (
+        e.fd, _rust_flags(e.fs_rights_base, _RIGHTS_NAMES),
+        _rust_flags(e.fs_rights_inheriting, _RIGHTS_NAMES)),
+    FileDescriptorSetSizeV1: lambda e, r: "fd-set-size (fd=%d, size=%d)" % (e.fd, e.st_size),
+    FileDescriptorAdviseV1: lambda e, r: "fd-advise (fd=%d, offset=%d, len=%d)" % (
+        e.fd, e.offset, e.len),
+    FileDescriptorAllocateV1: lambda e, r: "fd-allocate (fd=%d, offset=%d, len=%d)" % (
+        e.fd, e.offset, e.len),
+    CreateHardLinkV1: lambda e, r: "path-link (from=%s, to=%s)" % (e.old_path, e.new_path),
+    CreateSymbolicLinkV1: lambda e, r: "path-symlink (from=%s, to=%s)" % (
+        e.old_path, e.new_path),
+    UnlinkFileV1: lambda e, r: "path-unlink (path=%s)" % e.path,
+    PathRenameV1: lambda e, r: "path-rename (old-path=%s, new-path=%s)" % (
+        e.old_path, e.new_path),
+    ChangeDirectoryV1: lambda e, r: "chdir (path=%s)" % e.path,
+    EpollCreateV1: lambda e, r: "epoll-create (fd=%d)" % e.fd,
+    EpollCtlV1: lambda e, r: "epoll-ctl (epfd=%d, op=%s, fd=%d)" % (
+        e.epfd, _EPOLL_CTL_NAMES[e.op], e.fd),
+    TtySetV1: lambda e, r: "tty-set (echo=%s, buffering=%s, feeds=%s)" % (
+        _text_bool(e.tty.echo), _text_bool(e.tty.line_buffered), _text_bool(e.line_feeds)),
+    CreatePipeV1: lambda e, r: ("fd-pipe (read_fd=%d, write_fd=%d)" if r >= (0, 19, 0)
+                                else "fd-pipe (fd1=%d, fd2=%d)") % (e.fd1, e.fd2),
+    CreateEventV1: lambda e, r: "fd-event (fd=%d, initial=%d)" % (e.fd, e.initial_val),
+    PortAddAddrV1: lambda e, r: "port-addr-add (ip=%s, prefix=%d)" % (
+        _ip_text(e.cidr.ip), e.cidr.prefix),
+    PortDelAddrV1: lambda e, r: "port-addr-del (addr=%s)" % _ip_text(e.addr),
+    PortAddrClearV1: lambda e, r: "port-addr-clear",
+    PortBridgeV1: lambda e, r: "port-bridge (network=%s)" % e.network,
+    PortUnbridgeV1: lambda e, r: "port-unbridge",
+    PortDhcpAcquireV1: lambda e, r: "port-dhcp-acquire",
+    PortGatewaySetV1: lambda e, r: "port-gateway-set (ip=%s)" % _ip_text(e.ip),
+    PortRouteAddV1: lambda e, r: "port-route-add (ip=%s, prefix=%d, via_router=%s)" % (
+        _ip_text(e.cidr.ip), e.cidr.prefix, _ip_text(e.via_router)),
+    PortRouteClearV1: lambda e, r: "port-route-clear",
+    PortRouteDelV1: lambda e, r: "port-route-del (ip=%s)" % _ip_text(e.ip),
+    SocketOpenV1: lambda e, r: "sock-open (fd=%d, af=Addressfamily::%s, ty=%s, pt=%s)" % (
+        e.fd, e.af.name, _rust_socktype(e.ty, r), _rust_sockproto(e.pt)),
+    SocketPairV1: lambda e, r: "sock-pair (fd1=%d, fd2=%d)" % (e.fd1, e.fd2),
+    SocketListenV1: lambda e, r: "sock-listen (fd=%d, backlog=%d)" % (e.fd, e.backlog),
+    SocketBindV1: lambda e, r: "sock-bind (fd=%d, addr=%s)" % (e.fd, _rust_addr(e.addr)),
+    SocketConnectedV1: lambda e, r: "sock-connect (fd=%d, addr=%s, peer=%s)" % (
+        e.fd, _rust_addr(e.local_addr), _rust_addr(e.peer_addr)),
+    SocketAcceptedV1: lambda e, r: "sock-accept (listen-fd=%d, sock_fd=%d, addr=%s, peer=%s)"
+    % (e.listen_fd, e.fd, _rust_addr(e.local_addr), _rust_addr(e.peer_addr)),
+    SocketJoinIpv4MulticastV1: lambda e, r: "sock-join-mcast-ipv4 (fd=%d, addr=%s, iface=%s)"
+    % (e.fd, _ip_text(e.multiaddr), _ip_text(e.iface)),
+    SocketJoinIpv6MulticastV1: lambda e, r: "sock-join-mcast-ipv6 (fd=%d, addr=%s, iface=%d)"
+    % (e.fd, _ip_text(e.multi_addr), e.iface),
+    SocketLeaveIpv4MulticastV1: lambda e, r: "sock-leave-mcast-ipv4 (fd=%d, addr=%s, "
+    "iface=%s)" % (e.fd, _ip_text(e.multi_addr), _ip_text(e.iface)),
+    SocketLeaveIpv6MulticastV1: lambda e, r: "sock-leave-mcast-ipv6 (fd=%d, addr=%s, "
+    "iface=%d)" % (e.fd, _ip_text(e.multi_addr), e.iface),
+    SocketSendFileV1: lambda e, r: "sock-send-file (sock-fd=%d, file-fd=%d, offset=%d, "
+    "count=%d)" % (e.socket_fd, e.file_fd, e.offset, e.count),
+    SocketSendToV1: lambda e, r: "sock-send-to (fd=%d, data.len=%d, addr=%s)" % (
+        e.fd, len(e.data), _rust_addr(e.addr)),
+    SocketSendV1: lambda e, r: "sock-send (fd=%d, data.len=%d%s" % (
+        e.fd, len(e.data), _closed(r)),
+    SocketSetOptFlagV1: lambda e, r: "sock-set-opt (fd=%d, opt=Sockoption::%s, flag=%s)" % (
+        e.fd, e.opt.name, _text_bool(e.flag)),
+    SocketSetOptSizeV1: lambda e, r: "sock-set-opt (fd=%d, opt=Sockoption::%s, size=%d)" % (
+        e.fd, e.opt.name, e.size),
+    SocketSetOptTimeV1: lambda e, r: "sock-set-opt (fd=%d, opt=%s, time=%s)" % (
+        e.fd, e.ty.name, "None" if e.time is None else "Some(%s)" % _rust_duration(e.time)),
+    SocketShutdownV1: lambda e, r: "sock-shutdown (fd=%d, how=%s)" % (e.fd, e.how.name),
+    SnapshotV1: lambda e, r: "snapshot (when=SystemTime { tv_sec: %d, tv_nsec: %d }, "
+    "trigger=%s)" % (*divmod(max(e.when, 0), _NANOS_PER_SEC), e.trigger.name),
+}
+assert set(_WASMER_TEXT) == set(ENTRY_CLASSES.values())
+
+
+def wasmer_text(entry: JournalEntry, layout: Union[str, Layout, None] = None) -> str:
+    """The line ``wasmer journal inspect`` (PrintingJournal) prints for
+    ``entry``, as ``layout``'s release of wasmer prints it (default
+    DEFAULT_LAYOUT's)."""
+    layout = _DEFAULT_LAYOUT if layout is None else get_layout(layout)
+    return _WASMER_TEXT[ENTRY_CLASSES[entry.record_type]](entry, layout.json_release)
+
+
+# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 #
@@ -5799,7 +6011,12 @@ def _record_printer(as_json: bool, out, layout=None) -> Callable[[LogReadResult]
 def _cmd_inspect(args, out) -> int:
     """``inspect FILE``: the layout, then one line per record."""
     with _reading(args.file) as journal:
-        show = _record_printer(args.json, out, _json_layout(journal))
+        layout = args.layout or _json_layout(journal)
+        if args.format == "wasmer":               # wasmer journal inspect's own lines
+            for result in _records(journal, args.file):
+                out.write(wasmer_text(result.record, layout) + "\n")
+            return 0
+        show = _record_printer(args.json, out, layout)
         if not args.json:
             out.write("layout: %s\n" % describe_layouts(journal.layouts,
                                                         journal.segment_layouts))
@@ -6611,7 +6828,13 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("file", metavar="FILE", help="the journal file")
     if name in ("inspect", "tail", "stats", "check"):
         add("--json", action="store_true", help="print JSON instead of text")
+    if name == "inspect":
+        add("--format", choices=("text", "wasmer"), default="text",
+            help="wasmer: the lines wasmer's PrintingJournal prints, for the file's layout")
     layout_help = "one of %s (or an alias: %s)" % (", ".join(LAYOUTS), ", ".join(_LAYOUT_ALIASES))
+    if name == "inspect":
+        add("--layout", type=_layout_name, metavar="LAYOUT",
+            help="the wasmer whose JSON and text to show (default: the file's); " + layout_help)
     if name == "export":
         add("--pretty", action="store_true",
             help="wasmer's pretty layout instead of one object per line")
