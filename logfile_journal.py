@@ -47,6 +47,7 @@ Sections, in the order data goes through them:
     Journals                  LogFileJournal, RecombinedJournal, convert, load, open
     JSON                      entry_to_json, entry_from_json
     wasmer's text             wasmer_text (what PrintingJournal prints)
+    wasmer's tools            filtered_out (FilteredJournal), memory_image (MemFileJournal)
     Command line              main()
 """
 
@@ -108,6 +109,7 @@ __all__ = [
     "encode_entry", "decode_entry", "encode_record", "iter_records",
     "lz4_compress_prepend_size", "lz4_decompress_size_prepended",
     "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES", "wasmer_text",
+    "FILTER_CATEGORIES", "filter_category", "filtered_out", "memory_image",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
     "RecombinedJournal", "UnsupportedJournal", "check", "repair", "convert", "load", "open",
     "main",
@@ -5636,6 +5638,142 @@ def wasmer_text(entry: JournalEntry, layout: Union[str, Layout, None] = None) ->
 
 
 # ---------------------------------------------------------------------------
+# wasmer's tools: its filter and its memory file
+# ---------------------------------------------------------------------------
+
+#: The categories wasmer's FilteredJournal can leave out, and the names
+#: ``wasmer journal filter -f`` takes for them.
+FILTER_CATEGORIES: Dict[str, Tuple[str, ...]] = {
+    "mem": ("mem", "memory"), "threads": ("thread", "threads"),
+    "fs": ("fs", "file", "filesystem", "file-system"), "core": ("core",),
+    "snap": ("snap", "snapshot", "snapshots"), "net": ("net", "network", "networking"),
+    "stdio": ("stdio",),
+}
+
+# The category of each entry class in FilteredJournal (filter.rs); a
+# descriptor record is "fd": file system, and stdio as well for fds 0-2.
+_FILTER_CLASS: Dict[type, Optional[str]] = {}
+for _names, _category in (
+        ("SetClockTimeV1 InitModuleV1 ProcessExitV1 EpollCreateV1 EpollCtlV1 TtySetV1", "core"),
+        ("ClearEtherealV1", None),
+        ("SetThreadV1 CloseThreadV1", "threads"),
+        ("UpdateMemoryRegionV1", "mem"),
+        ("FileDescriptorSeekV1 FileDescriptorWriteV1 OpenFileDescriptorV1 OpenFileDescriptorV2 "
+         "CloseFileDescriptorV1 RenumberFileDescriptorV1 DuplicateFileDescriptorV1 "
+         "DuplicateFileDescriptorV2 FileDescriptorSetFdFlagsV1 FileDescriptorSetFlagsV1 "
+         "FileDescriptorAdviseV1 FileDescriptorAllocateV1 FileDescriptorSetRightsV1 "
+         "FileDescriptorSetTimesV1 FileDescriptorSetSizeV1", "fd"),
+        ("RemoveDirectoryV1 UnlinkFileV1 PathRenameV1 CreateDirectoryV1 PathSetTimesV1 "
+         "CreateHardLinkV1 CreateSymbolicLinkV1 ChangeDirectoryV1 CreatePipeV1 CreateEventV1",
+         "fs"),
+        ("SnapshotV1", "snap")):
+    for _name in _names.split():
+        _FILTER_CLASS[globals()[_name]] = _category
+for _cls in ENTRY_CLASSES.values():
+    if _cls.__name__.startswith(("Port", "Socket")):
+        _FILTER_CLASS[_cls] = "net"
+del _names, _category, _name, _cls
+assert set(_FILTER_CLASS) == set(ENTRY_CLASSES.values())
+# The descriptor a record of the "fd" kind is about, for "stdio".
+_FILTER_FD = {RenumberFileDescriptorV1: "old_fd", DuplicateFileDescriptorV1: "original_fd",
+              DuplicateFileDescriptorV2: "original_fd"}
+
+
+def filter_category(name: str) -> str:
+    """The FILTER_CATEGORIES key ``name`` (or one of its aliases) means."""
+    lowered = name.lower()
+    for category, aliases in FILTER_CATEGORIES.items():
+        if lowered in aliases:
+            return category
+    raise ValueError("unknown filter category %r (one of %s)"
+                     % (name, ", ".join(alias for aliases in FILTER_CATEGORIES.values()
+                                        for alias in aliases)))
+
+
+def filtered_out(entry: JournalEntry, categories) -> bool:
+    """Whether wasmer's FilteredJournal, leaving out ``categories`` (names
+    or aliases of FILTER_CATEGORIES), drops ``entry``."""
+    wanted = {filter_category(name) for name in categories}
+    cls = ENTRY_CLASSES[entry.record_type]
+    kind = _FILTER_CLASS[cls]
+    if kind == "fd":
+        fd = getattr(entry, _FILTER_FD.get(cls, "fd"))
+        return "fs" in wanted or ("stdio" in wanted and fd <= 2)
+    return kind in wanted
+
+
+def memory_image(journal, path=None, *, at: Optional[int] = None,
+                 max_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> Optional[bytes]:
+    """The linear memory a journal rebuilds, by wasmer's MemFileJournal rules.
+
+    Each UpdateMemoryRegionV1 writes its data at ``region.start`` (its
+    ``region.end`` is not used); InitModuleV1 and ProcessExitV1 empty the
+    image; the bytes no update wrote are zero (holes, in a file).  ``at``
+    stops after the ``at``-th SnapshotV1 (1 is the first), which no wasmer
+    tool can.  ``journal`` is a path, or a journal or reader to read on.
+
+    Returns the bytes, which may be at most ``max_size`` long (EntryValueError
+    beyond); or, given ``path``, writes them there instead -- to a new file
+    beside it, synced and renamed into place, sparse where nothing was
+    written, so a failure leaves ``path`` as it was -- and returns None.
+    """
+    if at is not None and at < 1:
+        raise ValueError("at counts snapshots from 1")
+    if isinstance(journal, (str, os.PathLike)):
+        with LogFileJournal.new_readonly(journal) as opened:
+            return memory_image(opened, path, at=at, max_size=max_size)
+    records = journal.records() if isinstance(journal, LogFileJournalRx) \
+        else journal.rx.records()
+    if path is None:
+        image = bytearray()
+        _replay_memory(records, at, lambda offset, data: _image_write(
+            image, offset, data, max_size), image.clear)
+        return bytes(image)
+    path = os.fspath(path)
+    fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+                                dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        _replay_memory(records, at, lambda offset, data: _pwrite_all(fd, data, offset),
+                       lambda: os.ftruncate(fd, 0))
+        _fsync(fd)
+        os.close(fd)
+        fd = None
+        os.replace(temp, path)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        os.unlink(temp)
+        raise
+    _fsync_directory(path)
+    return None
+
+
+def _replay_memory(records, at, write, clear) -> None:
+    snapshots = 0
+    for result in records:
+        entry = result.record
+        if isinstance(entry, UpdateMemoryRegionV1):
+            write(entry.region.start, entry.data)
+        elif isinstance(entry, (InitModuleV1, ProcessExitV1)):
+            clear()
+        elif isinstance(entry, SnapshotV1):
+            snapshots += 1
+            if snapshots == at:
+                return
+
+
+def _image_write(image: bytearray, offset: int, data: bytes, max_size: int) -> None:
+    end = offset + len(data)
+    if end > max_size:
+        raise EntryValueError("the memory image would be %s bytes, more than max_size %d; "
+                              "write it to a file (it is sparse there)"
+                              % (_int_text(end), max_size))
+    if end > len(image):
+        image.extend(bytes(end - len(image)))
+    image[offset:end] = data
+
+
+# ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
 #
@@ -6060,6 +6198,21 @@ def _json_layout(journal) -> Layout:
     return get_layout(DEFAULT_LAYOUT if DEFAULT_LAYOUT in names else names[-1])
 
 
+def _cmd_extract(args, out) -> int:
+    """``extract FILE memory MEMFILE``: the memory image, as wasmer's
+    MemFileJournal writes it (``--at N``: as of the N-th snapshot)."""
+    if not args.force:
+        _refuse_existing(args.target)
+    with _reading(args.file) as journal:
+        with _about(args.target):
+            memory_image(journal, args.target, at=args.at)
+    size = os.path.getsize(args.target)
+    _warn("wrote the memory image%s (%s) to %s" % (
+        "" if args.at is None else " as of snapshot %d" % args.at,
+        _plural(size, "byte", "bytes"), args.target))
+    return 0
+
+
 def _cmd_convert(args, out) -> int:
     """``convert IN OUT --layout L``: rewrite a journal for another wasmer."""
     if not args.force:
@@ -6317,9 +6470,11 @@ def _cmd_filter(args, out) -> int:
             _Progress(_file_size(args.file)) as progress:
         canonical = _canonical_test(source.rx)
         batch = _Batch(target, args.out)
+        categories = args.filter_out or ()
         for result in _records(source, args.file, progress):
             total += 1
-            if matches(result.header_offset, result.record) != args.drop:
+            if matches(result.header_offset, result.record) != args.drop and not (
+                    categories and filtered_out(result.record, categories)):
                 batch.add(result.record)
                 kept += 1
                 changed += not canonical(result)
@@ -6712,6 +6867,14 @@ def _number(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (an argparse type)."""
+    value = _number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1: %r" % text)
+    return value
+
+
 def _seconds(text: str) -> float:
     """A positive number of seconds (an argparse type)."""
     try:
@@ -6749,6 +6912,14 @@ def _layout_name(text: str) -> str:
     """A layout name or alias (an argparse type)."""
     try:
         return get_layout(text).name
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _filter_category(text: str) -> str:
+    """A FILTER_CATEGORIES name or alias (an argparse type)."""
+    try:
+        return filter_category(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -6808,6 +6979,11 @@ _COMMANDS = (
     ("tail", _cmd_tail, "print the last records; -f follows the file as it grows",
      "With -f, records appended later are printed once complete; stop with\n"
      "Ctrl-C or SIGTERM (exit status 0)."),
+    ("extract", _cmd_extract, "extract the memory image (wasmer's MemFileJournal rules)",
+     "extract FILE memory MEMFILE writes what the memory updates leave: each one's\n"
+     "data at its region's start, emptied at InitModuleV1 and ProcessExitV1, zero\n"
+     "(sparse) where nothing was written. --at N stops at the N-th snapshot. MEMFILE\n"
+     "is written beside its place and renamed into it: a failure leaves it as it was."),
     ("convert", _cmd_convert, "rewrite a journal for another wasmer (--layout)",
      "Re-encodes every entry in the layout of the wasmer named by --layout\n"
      "(wasmer-4.2, wasmer-4.3, wasmer-5, wasmer-6; or rkyv-0.7, rkyv-0.8, latest).\n"
@@ -6870,6 +7046,9 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("--range", type=_offset_range, metavar="START:END",
             help="records whose header offset is in [START, END)")
         add("--drop", action="store_true", help="drop the matching records, keep the rest")
+        add("-f", "--filter-out", action="append", type=_filter_category, metavar="CATEGORY",
+            help="leave out a category as wasmer journal filter -f does: mem, threads, fs, "
+                 "core, snap, net or stdio (repeatable)")
         add("--force", action="store_true", help=force)
     elif name == "check":
         add("--strict", action="store_true",
@@ -6881,6 +7060,12 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("-f", "--follow", action="store_true", help="print records as they are appended")
         add("--interval", type=_seconds, default=0.2, metavar="SECONDS",
             help="how often to look for new records with -f (default 0.2)")
+    elif name == "extract":
+        add("file", metavar="FILE", help="the journal (- for stdin)")
+        add("what", choices=("memory",), help="what to extract")
+        add("target", metavar="MEMFILE", help="the file to write")
+        add("--at", type=_positive, metavar="N", help="stop at the N-th snapshot (1 = first)")
+        add("--force", action="store_true", help=force)
     elif name == "convert":
         add("input", metavar="IN", help="the journal to read")
         add("out", metavar="OUT", help="the journal to write")

@@ -856,6 +856,9 @@ pub fn main(lock: &str) {
     match args.first().map(|s| s.as_str()) {
         Some("generate") if args.len() == 2 => generate(Path::new(&args[1]), &meta),
         Some("read") => shared::cmd_read(&Codec07, &meta, &args[1..]),
+        Some("filter") => crate::journal_tools::cmd_filter(&Codec07, &meta, &args[1..]),
+        Some("memfile") => crate::journal_tools::cmd_memfile(&meta, &args[1..]),
+        Some("compact") => crate::journal_tools::cmd_compact(&Codec07, &meta, &args[1..]),
         Some("layout") => {
             let v = layout_json(&meta);
             match args.get(1) {

@@ -495,7 +495,11 @@ pub fn format_manifest(v: &Value) -> String {
 }
 
 pub fn usage() -> ! {
-    eprintln!("usage: oracle generate OUTDIR\n       oracle read [-o OUT] FILE [FILE...]\n       oracle layout [OUT]");
+    eprintln!(
+        "usage: oracle generate OUTDIR\n       oracle read [-o OUT] FILE [FILE...]\n       oracle layout [OUT]\n       \
+         oracle filter IN OUT [-f mem|threads|fs|core|snap|net|stdio]...\n       oracle memfile IN MEMOUT [--at N]\n       \
+         oracle compact IN OUT"
+    );
     std::process::exit(2)
 }
 

@@ -3,6 +3,8 @@
 mod shared;
 #[path = "../../common_07.rs"]
 mod common;
+#[path = "../../journal_tools.rs"]
+mod journal_tools;
 
 fn main() {
     common::main(include_str!("../Cargo.lock"))

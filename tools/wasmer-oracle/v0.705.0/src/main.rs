@@ -5,6 +5,8 @@
 
 #[path = "../../shared.rs"]
 mod shared;
+#[path = "../../journal_tools.rs"]
+mod journal_tools;
 
 use crate::shared::{pattern, utf8_of_len, Codec, Decoded, Meta, SplitMix64};
 use serde_json::{json, Value};
@@ -923,6 +925,9 @@ fn main() {
     match args.first().map(|s| s.as_str()) {
         Some("generate") if args.len() == 2 => generate(Path::new(&args[1]), &meta),
         Some("read") => shared::cmd_read(&Codec08, &meta, &args[1..]),
+        Some("filter") => journal_tools::cmd_filter(&Codec08, &meta, &args[1..]),
+        Some("memfile") => journal_tools::cmd_memfile(&meta, &args[1..]),
+        Some("compact") => journal_tools::cmd_compact(&Codec08, &meta, &args[1..]),
         Some("layout") => {
             let v = layout_json(&meta);
             match args.get(1) {
