@@ -5975,7 +5975,8 @@ def _records(journal, path: str, progress: Optional[_Progress] = None,
     """The remaining records of ``journal``; a read error names ``path``.
 
     When reading stops early (a torn tail, an unknown record type), a note
-    says so on stderr: it is not an error.
+    says so on stderr: it is not an error, unless the command runs with
+    ``--strict`` (then it is, after the records: exit status 1).
     """
     records = journal.rx.records()
     while True:
@@ -5991,15 +5992,22 @@ def _records(journal, path: str, progress: Optional[_Progress] = None,
         _check_stop(journal, path, stop)
 
 
+# Set by main() from --strict: reading that stops early is then an error.
+_STRICT: List[bool] = [False]
+
+
 def _check_stop(journal, path: str, stop: JournalStop) -> None:
     """Reading stopped early: a note if the rest is a torn tail or a record
-    type this module does not know, an error if valid records follow (the
-    file is checked again to tell)."""
+    type this module does not know (an error with --strict), an error if
+    valid records follow (the file is checked again to tell)."""
     with _about(path):
-        report = check(path)
+        report = check(_stdin_bytes() if path == "-" else path)
     if report.status == "corrupt":
         raise _CliError("%s: %s" % (path, _report_error(report)))
-    _warn("%s: note: %s" % (path, _describe_stop(stop, _journal_size(journal))))
+    description = _describe_stop(stop, _journal_size(journal))
+    if _STRICT[0]:
+        raise _CliError("%s: %s (--strict)" % (path, description))
+    _warn("%s: note: %s" % (path, description))
 
 
 def _journal_size(journal) -> int:
@@ -6765,10 +6773,12 @@ def _cmd_tail(args, out) -> int:
 # -- cat ----------------------------------------------------------------------
 
 def _readable_part(path: str) -> JournalReport:
-    """check() ``path``; a torn tail is left out (with a warning), anything
-    else wrong is an error."""
+    """check() ``path``; a torn tail is left out (with a warning; an error
+    with --strict), anything else wrong is an error."""
     with _about(path):
         report = check(_stdin_bytes() if path == "-" else path)
+    if report.status == "torn-tail" and _STRICT[0]:
+        raise _CliError("%s: %s (--strict)" % (path, report.describe()))
     if report.status == "torn-tail":
         _warn("%s: leaving out a torn tail (%s) of %d bytes at offset %d"
               % (path, report.tail, report.size - report.end, report.end))
@@ -7000,10 +7010,16 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     """The arguments of subcommand ``name``."""
     add = parser.add_argument
     force = "replace an existing output file"
-    if name in ("inspect", "export", "filter", "stats", "check", "repair", "tail"):
+    if name in ("inspect", "stats", "check"):
+        add("files", nargs="+", metavar="FILE", help="the journal files (- for stdin)")
+    if name in ("export", "filter", "repair", "tail"):
         add("file", metavar="FILE", help="the journal file")
     if name in ("inspect", "tail", "stats", "check"):
         add("--json", action="store_true", help="print JSON instead of text")
+    if name in ("inspect", "export", "filter", "stats", "tail", "cat"):
+        add("--strict", action="store_true",
+            help="a journal that ends early (a torn tail, an unknown record type) is an "
+                 "error (exit status 1), not a note")
     if name == "inspect":
         add("--format", choices=("text", "wasmer"), default="text",
             help="wasmer: the lines wasmer's PrintingJournal prints, for the file's layout")
@@ -7080,6 +7096,34 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("--force", action="store_true", help=force)
 
 
+# Commands that take several files, and run once for each.
+_MULTI_FILE = ("inspect", "stats", "check")
+
+
+def _each_file(function):
+    """Run ``function`` for each of ``args.files`` (as ``args.file``): with
+    several, inspect and stats head each file's part with its name; a file
+    that fails is reported and the others still run.  The exit status is
+    the worst one."""
+    def run(args, out) -> int:
+        worst = 0
+        several = len(args.files) > 1
+        for index, path in enumerate(args.files):
+            args.file = path
+            if several and function is not _cmd_check:
+                out.write("%s==> %s <==\n" % ("\n" if index else "", path))
+            try:
+                status = function(args, out)
+            except _CliError as exc:
+                if not several:
+                    raise
+                _warn(exc.message)
+                status = exc.status
+            worst = max(worst, status)
+        return worst
+    return run
+
+
 def _build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the command line."""
     parser = argparse.ArgumentParser(
@@ -7092,7 +7136,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                   + summary[1:] + ".", epilog=epilog,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_arguments(name, sub)
-        sub.set_defaults(handler=function)
+        sub.set_defaults(handler=_each_file(function) if name in _MULTI_FILE else function)
     return parser
 
 
@@ -7120,6 +7164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     parser = _build_parser()
     del _STDIN[:]                          # read anew by this command, if it reads "-"
+    _STRICT[0] = False
     for stream in (sys.stdout, sys.stderr):
         # A terminal or pipe that is not UTF-8 gets \u2026 for "…", not a traceback.
         if getattr(stream, "errors", None) == "strict":
@@ -7141,6 +7186,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except SystemExit as exc:          # --help, --version, usage errors
             status = exc.code if isinstance(exc.code, int) else 2
         else:
+            _STRICT[0] = bool(getattr(args, "strict", False)) and args.command != "check"
             status = args.handler(args, sys.stdout)
     except _Signalled as exc:
         status = 128 + exc.signum

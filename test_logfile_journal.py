@@ -2925,7 +2925,7 @@ def test_cli_help_for_every_command(capsys):
 
 
 @pytest.mark.parametrize("args", [
-    [], ["nope"], ["inspect"], ["inspect", "a", "b"], ["tail", "-n", "x", "f"],
+    [], ["nope"], ["inspect"], ["export", "a", "b"], ["tail", "-n", "x", "f"],
     ["filter", "a", "b", "--range", "5"], ["filter", "a", "b", "--type", "NoSuchV1"],
     ["filter", "a", "b", "--type", "8"], ["filter", "a", "b", "--fd", "-1"],
     ["import", "a", "b", "--append", "--force"], ["cat", "a"],
@@ -2936,6 +2936,33 @@ def test_cli_usage_errors_exit_2(capsys, args):
     assert status == 2
     assert "usage: logfile-journal" in err
     assert out == ""
+
+
+def test_cli_check_inspect_and_stats_take_several_files(capsys, tmp_path):
+    files = [cli_golden("seed_test"), tmp_path / "missing.journal", cli_golden("empty")]
+    status, out, err = cli_run(capsys, "check", *files)
+    assert status == 1
+    assert out.splitlines() == ["%s: ok: 5 records, 1472 bytes" % files[0],
+                                "%s: ok: 0 records, 8 bytes" % files[2]]
+    assert "missing.journal" in err
+    status, out, _ = cli_run(capsys, "inspect", files[0], files[2])
+    assert status == 0
+    assert out.count("==> ") == 2 and out.splitlines()[0] == "==> %s <==" % files[0]
+    status, out, _ = cli_run(capsys, "stats", "--json", files[0], files[2])
+    assert [json.loads(line)["records"] for line in out.splitlines() if line[:1] == "{"] == \
+        [5, 0]
+
+
+def test_cli_strict_makes_a_torn_tail_fail(capsys, tmp_path):
+    torn = tmp_path / "torn.journal"
+    torn.write_bytes(cli_golden("seed_test").read_bytes()[:1400])
+    for command in (["inspect"], ["export"], ["stats"], ["tail"], ["filter"], ["cat"]):
+        target = [tmp_path / "out.journal", "--force"] if command[0] == "filter" else \
+            ["-o", tmp_path / "out.journal", "--force"] if command[0] == "cat" else []
+        status, _, err = cli_run(capsys, *command, torn, *target)
+        assert status == 0, command
+        status, _, err = cli_run(capsys, *command, "--strict", torn, *target)
+        assert status == 1 and "(--strict)" in err, command
 
 
 def test_cli_missing_file_is_an_error(capsys, tmp_path):
