@@ -68,6 +68,7 @@ import mmap
 import operator
 import os
 import re
+import shutil
 import signal
 import stat
 import struct
@@ -6849,7 +6850,10 @@ def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
 
 
 def _cmd_cat(args, out) -> int:
-    """``cat A B ... -o OUT``: concatenate journals, then check the result."""
+    """``cat A B ... [-o OUT]``: concatenate journals, then check the result
+    (written to standard output without ``-o``)."""
+    if args.output is None or args.output == "-":
+        return _cat_to_stdout(args, out)
     concatenate = _cat_entries if args.reencode else _cat_bytes
     with _replacing(args.output, args.force) as temp:
         records = concatenate(args.files, temp, args.output)
@@ -6861,6 +6865,26 @@ def _cmd_cat(args, out) -> int:
     _warn("wrote %s from %s to %s" % (
         _plural(records, "record", "records"),
         _plural(len(args.files), "journal", "journals"), args.output))
+    return 0
+
+
+def _cat_to_stdout(args, out) -> int:
+    """cat into a private temporary file, checked, then copied to stdout."""
+    stream = getattr(out, "buffer", out)
+    if getattr(stream, "isatty", lambda: False)():
+        raise _CliError("cat: standard output is a terminal; give -o FILE or a pipe", 2)
+    concatenate = _cat_entries if args.reencode else _cat_bytes
+    with tempfile.TemporaryDirectory(prefix="logfile-journal-cat.") as directory:
+        temp = os.path.join(directory, "cat.journal")
+        records = concatenate(args.files, temp, "<stdout>")
+        report = check(temp)
+        if not report.ok or report.records != records:
+            raise _CliError("<stdout>: the result does not read back as %d records: %s"
+                            % (records, report.describe()))
+        out.flush()
+        with _open_file(temp, "rb") as source:
+            shutil.copyfileobj(source, stream, _MIB)
+        stream.flush()
     return 0
 
 
@@ -7090,7 +7114,8 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("--force", action="store_true", help=force)
     elif name == "cat":
         add("files", nargs="+", metavar="FILE", help="the journals, in order")
-        add("-o", "--output", required=True, metavar="OUT", help="the journal to write")
+        add("-o", "--output", metavar="OUT",
+            help="the journal to write (default: standard output, when it is not a terminal)")
         add("--reencode", action="store_true",
             help="write the entries into one fresh journal (one segment)")
         add("--force", action="store_true", help=force)
