@@ -5981,9 +5981,17 @@ def _records(journal, path: str, progress: Optional[_Progress] = None,
     """
     records = journal.rx.records()
     while True:
-        with _about(path):
-            result = next(records, None)
-        if result is None:
+        try:
+            with _about(path):
+                result = next(records, _END)
+        except _CliError:
+            resume = _past_bad_record(journal, path) if _SKIP_BAD[0] else None
+            if resume is None:
+                raise
+            journal.rx.seek(*resume)
+            records = journal.rx.records()
+            continue
+        if result is _END:
             break
         if progress is not None:
             progress.update(result.record_end)
@@ -5993,8 +6001,46 @@ def _records(journal, path: str, progress: Optional[_Progress] = None,
         _check_stop(journal, path, stop)
 
 
-# Set by main() from --strict: reading that stops early is then an error.
+# Set by main() from --strict: reading that stops early is then an error;
+# and from --skip-bad: a corrupt record is reported and gone past.
 _STRICT: List[bool] = [False]
+_SKIP_BAD: List[bool] = [False]
+_END = object()
+
+
+def _past_bad_record(journal, path: str) -> Optional[Tuple[int, int]]:
+    """Where reading goes on after the corrupt record at the reader's
+    position (a warning says what was skipped): past it, if its header is
+    sound and what follows is a record, the end or a magic number; else
+    where check() would find records resuming.  None: nothing valid after."""
+    rx = journal.rx
+    buffer, pos, size = rx._buffer, rx.position, rx._size
+    if size - pos >= RECORD_HEADER_SIZE:
+        _, high, low = _header_struct.unpack_from(buffer, pos)
+        end = pos + RECORD_HEADER_SIZE + (high << 32 | low)
+        if end == size or (end < size and _sound_header(buffer, end)):
+            _warn("%s: skipped the corrupt record at offset %d" % (path, pos))
+            return end, rx.segment_start
+    resume, _ = _resync(buffer, pos, rx.max_uncompressed_size)
+    if resume < 0:
+        _warn("%s: skipped %s after offset %d: nothing readable follows"
+              % (path, _plural(size - pos, "byte", "bytes"), pos))
+        return None
+    _warn("%s: skipped %s of unreadable data at offset %d"
+          % (path, _plural(resume - pos, "byte", "bytes"), pos))
+    magic = buffer[resume:resume + 8] == JOURNAL_MAGIC_NUMBER_BYTES
+    return resume, resume if magic else rx.segment_start
+
+
+def _sound_header(buffer, pos: int) -> bool:
+    """A magic number, or a header of a known type whose body fits."""
+    if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
+        return True
+    if len(buffer) - pos < RECORD_HEADER_SIZE:
+        return False
+    code, high, low = _header_struct.unpack_from(buffer, pos)
+    return code < _MAX_CODE and _CLASS_BY_CODE[code] is not None and \
+        pos + RECORD_HEADER_SIZE + (high << 32 | low) <= len(buffer)
 
 
 def _check_stop(journal, path: str, stop: JournalStop) -> None:
@@ -7040,6 +7086,10 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("file", metavar="FILE", help="the journal file")
     if name in ("inspect", "tail", "stats", "check"):
         add("--json", action="store_true", help="print JSON instead of text")
+    if name in ("export", "filter", "stats"):
+        add("--skip-bad", action="store_true",
+            help="report a corrupt record and go on past it (to where valid records "
+                 "resume), instead of stopping")
     if name in ("inspect", "export", "filter", "stats", "tail", "cat"):
         add("--strict", action="store_true",
             help="a journal that ends early (a torn tail, an unknown record type) is an "
@@ -7189,7 +7239,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     parser = _build_parser()
     del _STDIN[:]                          # read anew by this command, if it reads "-"
-    _STRICT[0] = False
+    _STRICT[0] = _SKIP_BAD[0] = False
     for stream in (sys.stdout, sys.stderr):
         # A terminal or pipe that is not UTF-8 gets \u2026 for "…", not a traceback.
         if getattr(stream, "errors", None) == "strict":
@@ -7212,6 +7262,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             status = exc.code if isinstance(exc.code, int) else 2
         else:
             _STRICT[0] = bool(getattr(args, "strict", False)) and args.command != "check"
+            _SKIP_BAD[0] = bool(getattr(args, "skip_bad", False)) and args.command != "import"
             status = args.handler(args, sys.stdout)
     except _Signalled as exc:
         status = 128 + exc.signum

@@ -3003,6 +3003,31 @@ def test_cli_cat_writes_to_standard_output_without_o():
     assert again.returncode == 0 and again.stdout == cli_golden("seed_test").read_bytes()
 
 
+def test_cli_skip_bad_goes_past_corrupt_records(capsys, tmp_path):
+    data = bytearray(cli_golden("all_variants").read_bytes())
+    results = list(LogFileJournal.from_buffer(bytes(data)).rx.records())
+    bad_tag = next(r for r in results if isinstance(r.record, lj.ProcessExitV1))
+    data[bad_tag.record_start] = 9                            # an Option tag: body corrupt
+    cut_header = results[30]
+    data[cut_header.record_start - 6:cut_header.record_start] = bytes(5) + b"\x03"
+    path = tmp_path / "damaged.journal"
+    path.write_bytes(bytes(data))
+    status, _, err = cli_run(capsys, "export", path)
+    assert status == 1
+    status, out, err = cli_run(capsys, "export", "--skip-bad", path)
+    assert status == 0
+    assert "skipped the corrupt record at offset %d" % (bad_tag.record_start - 8) in err
+    assert "of unreadable data at offset %d" % (cut_header.record_start - 8) in err
+    expected = [r.record for r in results
+                if r.record_start not in (bad_tag.record_start, cut_header.record_start)]
+    assert [lj.entry_from_json(json.loads(line)) for line in out.splitlines()] == \
+        [entry for entry in expected]
+    status, _, _ = cli_run(capsys, "filter", "--skip-bad", path, tmp_path / "kept.journal")
+    assert status == 0 and len(file_entries(tmp_path / "kept.journal")) == len(expected) == 57
+    status, out, _ = cli_run(capsys, "stats", "--skip-bad", path)
+    assert status == 0 and out.startswith("%s: 57 records" % path)
+
+
 def test_cli_strict_makes_a_torn_tail_fail(capsys, tmp_path):
     torn = tmp_path / "torn.journal"
     torn.write_bytes(cli_golden("seed_test").read_bytes()[:1400])
