@@ -5802,6 +5802,42 @@ _EXIT_SIGPIPE = 128 + 13
 _EXIT_INTERRUPTED = 128 + 2
 
 
+class _NamedOutput:
+    """Standard output for the commands: an error writing it (a full disk,
+    ``> /dev/full``) names it, as an input's error names the input."""
+
+    def __init__(self, stream, name: str = "<stdout>") -> None:
+        self._stream = stream
+        self._name = name
+
+    def _failed(self, exc: OSError) -> "_CliError":
+        return _CliError("%s: %s" % (self._name, exc.strerror or exc))
+
+    def write(self, data):
+        try:
+            return self._stream.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    @property
+    def buffer(self):
+        """The binary stream under it, named the same way."""
+        return _NamedOutput(getattr(self._stream, "buffer", self._stream), self._name)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 class _Signalled(BaseException):
     """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (temporary outputs are
     removed), then exit with 128 + the signal's number."""
@@ -7263,7 +7299,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             _STRICT[0] = bool(getattr(args, "strict", False)) and args.command != "check"
             _SKIP_BAD[0] = bool(getattr(args, "skip_bad", False)) and args.command != "import"
-            status = args.handler(args, sys.stdout)
+            status = args.handler(args, _NamedOutput(sys.stdout))
     except _Signalled as exc:
         status = 128 + exc.signum
     except BrokenPipeError:
@@ -7283,7 +7319,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         status = _EXIT_SIGPIPE
-    except (OSError, ValueError):
+    except OSError as exc:                       # e.g. > /dev/full: the output is incomplete
+        _warn("<stdout>: %s" % (exc.strerror or exc))
+        status = max(status, 1)
+    except ValueError:
         pass
     if status == _EXIT_SIGPIPE:
         _silence_stdout()

@@ -3028,6 +3028,16 @@ def test_cli_skip_bad_goes_past_corrupt_records(capsys, tmp_path):
     assert status == 0 and out.startswith("%s: 57 records" % path)
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("command", [["export"], ["inspect"], ["cat"]], ids=lambda c: c[0])
+def test_cli_output_errors_name_the_output(command):
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(cli_command(*command, cli_golden("seed_test")), env=cli_env(),
+                              stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == b"logfile-journal: <stdout>: No space left on device\n"
+
+
 def test_cli_strict_makes_a_torn_tail_fail(capsys, tmp_path):
     torn = tmp_path / "torn.journal"
     torn.write_bytes(cli_golden("seed_test").read_bytes()[:1400])
