@@ -93,6 +93,7 @@ __all__ = [
     "Snapshot0Clockid", "Whence", "Advice", "SnapshotTrigger", "EpollCtl",
     "StreamSecurity", "Addressfamily", "Socktype", "Sockoption",
     "SocketOptTimeType", "SocketShutdownHow", "ExitCodeKind",
+    "Oflags", "Fdflags", "Fdflagsext", "Fstflags", "Lookupflags", "Rights",
     # errors
     "JournalError", "InvalidMagicError", "TruncatedRecordError",
     "CorruptRecordError", "DecompressionError", "EntryValueError",
@@ -377,6 +378,57 @@ class ExitCodeKind(_NamedEnum):
     """Variant of an :class:`ExitCode` (archived JournalExitCodeV1)."""
     Errno = 0
     Other = 1
+
+
+# WASI's bit sets.  Entries store them as plain ints (unknown bits kept, as
+# read); these name the bits: ``Oflags.CREATE | Oflags.TRUNC``,
+# ``Rights(entry.fs_rights_base)``.
+
+class Oflags(enum.IntFlag):
+    """path_open's open flags (OpenFileDescriptorV1/V2.o_flags)."""
+    CREATE = 1 << 0
+    DIRECTORY = 1 << 1
+    EXCL = 1 << 2
+    TRUNC = 1 << 3
+
+
+class Fdflags(enum.IntFlag):
+    """A descriptor's flags (fs_flags, FileDescriptorSetFlagsV1.flags, fd_flags)."""
+    APPEND = 1 << 0
+    DSYNC = 1 << 1
+    NONBLOCK = 1 << 2
+    RSYNC = 1 << 3
+    SYNC = 1 << 4
+
+
+class Fdflagsext(enum.IntFlag):
+    """WASIX's extra descriptor flags (OpenFileDescriptorV2.fd_flags, FileDescriptorSetFdFlagsV1)."""
+    CLOEXEC = 1 << 0
+
+
+class Fstflags(enum.IntFlag):
+    """Which times path_filestat_set_times / fd_filestat_set_times set (fst_flags)."""
+    SET_ATIM = 1 << 0
+    SET_ATIM_NOW = 1 << 1
+    SET_MTIM = 1 << 2
+    SET_MTIM_NOW = 1 << 3
+
+
+class Lookupflags(enum.IntFlag):
+    """Path lookup flags (dirflags, PathSetTimesV1.flags, CreateHardLinkV1.old_flags)."""
+    SYMLINK_FOLLOW = 1 << 0
+
+
+Rights = enum.IntFlag("Rights", [(name, 1 << bit) for bit, name in enumerate("""
+    FD_DATASYNC FD_READ FD_SEEK FD_FDSTAT_SET_FLAGS FD_SYNC FD_TELL FD_WRITE FD_ADVISE
+    FD_ALLOCATE PATH_CREATE_DIRECTORY PATH_CREATE_FILE PATH_LINK_SOURCE PATH_LINK_TARGET
+    PATH_OPEN FD_READDIR PATH_READLINK PATH_RENAME_SOURCE PATH_RENAME_TARGET
+    PATH_FILESTAT_GET PATH_FILESTAT_SET_SIZE PATH_FILESTAT_SET_TIMES FD_FILESTAT_GET
+    FD_FILESTAT_SET_SIZE FD_FILESTAT_SET_TIMES PATH_SYMLINK PATH_REMOVE_DIRECTORY
+    PATH_UNLINK_FILE POLL_FD_READWRITE SOCK_SHUTDOWN SOCK_ACCEPT SOCK_CONNECT SOCK_LISTEN
+    SOCK_BIND SOCK_RECV SOCK_SEND SOCK_ADDR_LOCAL SOCK_ADDR_REMOTE SOCK_RECV_FROM
+    SOCK_SEND_TO""".split())], module=__name__)
+Rights.__doc__ = "A descriptor's rights (fs_rights_base, fs_rights_inheriting): 39 bits."
 
 
 # ---------------------------------------------------------------------------
@@ -5438,20 +5490,10 @@ def entry_from_json(value: Union[Dict[str, Any], str], *,
 # the closing parenthesis of thread-update and sock-send (0.600.0), and
 # "Uknown" spelled right (0.705.0).
 
-_RIGHTS_NAMES = """
-    FD_DATASYNC FD_READ FD_SEEK FD_FDSTAT_SET_FLAGS FD_SYNC FD_TELL FD_WRITE FD_ADVISE
-    FD_ALLOCATE PATH_CREATE_DIRECTORY PATH_CREATE_FILE PATH_LINK_SOURCE PATH_LINK_TARGET
-    PATH_OPEN FD_READDIR PATH_READLINK PATH_RENAME_SOURCE PATH_RENAME_TARGET
-    PATH_FILESTAT_GET PATH_FILESTAT_SET_SIZE PATH_FILESTAT_SET_TIMES FD_FILESTAT_GET
-    FD_FILESTAT_SET_SIZE FD_FILESTAT_SET_TIMES PATH_SYMLINK PATH_REMOVE_DIRECTORY
-    PATH_UNLINK_FILE POLL_FD_READWRITE SOCK_SHUTDOWN SOCK_ACCEPT SOCK_CONNECT SOCK_LISTEN
-    SOCK_BIND SOCK_RECV SOCK_SEND SOCK_ADDR_LOCAL SOCK_ADDR_REMOTE SOCK_RECV_FROM
-    SOCK_SEND_TO
-""".split()
-_FDFLAGS_NAMES = "APPEND DSYNC NONBLOCK RSYNC SYNC".split()
+_RIGHTS_NAMES = [member.name for member in sorted(Rights, key=int)]
+_FDFLAGS_NAMES = [member.name for member in sorted(Fdflags, key=int)]
 _EPOLL_CTL_NAMES = {EpollCtl.Add: "EPOLL_CTL_ADD", EpollCtl.Mod: "EPOLL_CTL_MOD",
                     EpollCtl.Del: "EPOLL_CTL_DEL", EpollCtl.Unknown: "Unknown"}
-_OFLAGS_CREATE, _OFLAGS_EXCL, _OFLAGS_TRUNC = 1, 4, 8
 
 
 def _rust_flags(bits: int, names: Sequence[str]) -> str:
@@ -5487,11 +5529,11 @@ def _rust_exit_code(code: Optional[ExitCode], release: tuple) -> str:
 
 def _rust_open(entry, release) -> str:
     o_flags = entry.o_flags
-    if o_flags & _OFLAGS_CREATE:
-        kind = "fd-create-new" if o_flags & _OFLAGS_TRUNC else \
-            "fd-create-excl" if o_flags & _OFLAGS_EXCL else "fd-create"
+    if o_flags & Oflags.CREATE:
+        kind = "fd-create-new" if o_flags & Oflags.TRUNC else \
+            "fd-create-excl" if o_flags & Oflags.EXCL else "fd-create"
     else:
-        kind = "fd-open-new" if o_flags & _OFLAGS_TRUNC else "fd-open"
+        kind = "fd-open-new" if o_flags & Oflags.TRUNC else "fd-open"
     return "%s (fd=%d, path=%s)" % (kind, entry.fd, entry.path)
 
 
@@ -5556,7 +5598,7 @@ _WASMER_TEXT: Dict[type, Callable[[Any, tuple], str]] = {
     FileDescriptorSetTimesV1: lambda e, r: "fd-set-times (fd=%d, atime=%d, mtime=%d)" % (
         e.fd, e.st_atim, e.st_mtim),
     FileDescriptorSetFdFlagsV1: lambda e, r: "fd-set-fd-flags (fd=%d, flags=%s)" % (
-        e.fd, _rust_flags(e.flags, ["CLOEXEC"])),
+        e.fd, _rust_flags(e.flags, [member.name for member in Fdflagsext])),
     FileDescriptorSetFlagsV1: lambda e, r: "fd-set-flags (fd=%d, flags=%s)" % (
         e.fd, _rust_flags(e.flags, _FDFLAGS_NAMES)),
     FileDescriptorSetRightsV1: lambda e, r: "fd-set-rights (fd=%d, base=%s, inherited=%s)" % (

@@ -1347,6 +1347,19 @@ def test_api_habits_of_the_standard_library(tmp_path):
         LogFileJournal.from_file(io.BytesIO(path.read_bytes()))
 
 
+def test_wasi_flag_types_name_the_bits_and_entries_store_ints():
+    entry = lj.OpenFileDescriptorV1(3, 3, lj.Lookupflags.SYMLINK_FOLLOW, "x",
+                                    lj.Oflags.CREATE | lj.Oflags.TRUNC,
+                                    lj.Rights.FD_READ | lj.Rights.FD_WRITE, 0, lj.Fdflags.APPEND)
+    assert (entry.o_flags, entry.fs_rights_base, entry.fs_flags) == (9, 66, 1)
+    assert type(entry.o_flags) is int
+    assert entry == lj.OpenFileDescriptorV1(3, 3, 1, "x", 9, 66, 0, 1)
+    assert lj.Oflags(entry.o_flags) == lj.Oflags.CREATE | lj.Oflags.TRUNC
+    assert len(lj.Rights) == 39 and lj.Rights.SOCK_SEND_TO == 1 << 38
+    assert int(lj.Oflags(0xFFFF)) == 0xFFFF                       # unknown bits kept
+    assert lj.Fdflagsext.CLOEXEC == 1 and lj.Fstflags.SET_MTIM_NOW == 8
+
+
 def test_json_flags_as_plain_integers_and_byte_fields_explained():
     assert lj.entry_from_json({"file_descriptor_set_flags_v1": {"fd": 1, "flags": 5}}) == \
         lj.FileDescriptorSetFlagsV1(1, 5)
