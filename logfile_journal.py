@@ -3778,6 +3778,9 @@ def _layout_names(layouts) -> Tuple[str, ...]:
 
 _CLOSED = "I/O operation on closed journal"
 
+# How many bytes of records iteration decodes ahead at most (and 64 records).
+_BATCH_BYTES = 4 << 20
+
 
 def _read_to_end(fd: int) -> bytes:
     """Everything ``fd`` still gives, read in 1 MiB pieces."""
@@ -3863,13 +3866,17 @@ class LogFileJournalRx:
 
     def _next_batch(self, limit: int, results: bool) -> list:
         """Up to ``limit`` next records (LogReadResult, or entries when not
-        ``results``), under self._lock; empty at the end.
+        ``results``), under self._lock; empty at the end.  A batch also
+        ends after _BATCH_BYTES of records (64 memory updates of 1 MiB
+        would otherwise be held at once): their size, and what their
+        memory decompresses to.
 
         A corrupt record raises once the records before it are returned.
         """
         buffer = self._buffer
         size = self._size
         pos = self._pos
+        held = 0                        # bytes of records decoded (memory: uncompressed)
         segment = self._segment
         max_uncompressed = self.max_uncompressed_size
         unpack = _header_struct.unpack_from
@@ -3923,6 +3930,11 @@ class LogFileJournalRx:
                 raise _corrupt(exc, pos) from None
             batch.append(_new_tuple(LogReadResult, (start, end, entry)) if results else entry)
             pos = end
+            held += end - start
+            if codec.lz4_index is not None:
+                held += len(entry[codec.lz4_index])
+            if held > _BATCH_BYTES:
+                break
         self._pos = pos
         return batch
 

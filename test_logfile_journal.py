@@ -1270,6 +1270,19 @@ def test_a_closed_journal_says_so_like_a_closed_file(tmp_path, readonly):
     assert journal.rx.closed
 
 
+def test_iteration_holds_a_bounded_number_of_bytes_ahead(tmp_path):
+    # 64 records of 1 MiB regions used to be decoded, and held, at once.
+    path = tmp_path / "big.journal"
+    with LogFileJournal(path, lock="exclusive") as journal:
+        journal.write_many(lj.UpdateMemoryRegionV1((0, 1 << 20), bytes([i]) * (1 << 20))
+                           for i in range(20))
+    with LogFileJournal.new_readonly(path) as journal:
+        batch = journal.rx._next_batch(64, False)
+        assert 1 <= len(batch) <= lj._BATCH_BYTES // (1 << 20) + 1       # a few MiB, not 20
+        assert [entry.data[:1] for entry in batch] == [bytes([i]) for i in range(len(batch))]
+        assert len(list(journal)) == 20 - len(batch)
+
+
 def test_closing_during_iteration_in_another_thread_stops_it_cleanly(tmp_path):
     path = tmp_path / "busy.journal"
     with LogFileJournal(path, lock="exclusive", buffer_size=1 << 20) as journal:
