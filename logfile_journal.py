@@ -5251,8 +5251,10 @@ def _check_storable(result: LogReadResult, layout: Layout) -> None:
     try:
         encode_entry(result.record, result.record_start, layout)
     except EntryValueError as exc:
-        raise EntryValueError("%s cannot be converted to layout %s: %s"
-                              % (type(result.record).__name__, layout.name, exc.message),
+        name = type(result.record).__name__
+        message = exc.message if exc.message.startswith(name) else "%s: %s" % (
+            name, exc.message)
+        raise EntryValueError(message + "; nothing was converted",
                               result.record_start - RECORD_HEADER_SIZE) from None
 
 

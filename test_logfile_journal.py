@@ -637,7 +637,7 @@ def test_convert_between_eras(tmp_path):
     # An entry the older layout lacks is refused, naming it; nothing is written.
     with LogFileJournal(target) as journal:
         journal.write(lj.SocketPairV1(1, 2))
-    with pytest.raises(lj.EntryValueError, match="SocketPairV1 cannot be converted to layout "
+    with pytest.raises(lj.EntryValueError, match="SocketPairV1 cannot be stored in layout "
                                                  "wasmer-4.3") as caught:
         lj.convert(target, tmp_path / "refused.journal", "wasmer-4.3")
     assert caught.value.offset == os.path.getsize(target) - 16
