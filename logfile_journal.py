@@ -5168,10 +5168,13 @@ class LogFileJournal(RecombinedJournal):
 
     def __del__(self):
         # Like an unclosed file: warn, then close (the descriptor, the lock,
-        # what is buffered).
+        # what is buffered).  At interpreter exit the module may be half gone.
         if self._open:
-            warnings.warn("unclosed journal %r" % (self.path,), ResourceWarning,
-                          stacklevel=2, source=self)
+            try:
+                warnings.warn("unclosed journal %r" % (self.path,), ResourceWarning,
+                              stacklevel=2, source=self)
+            except Exception:               # noqa: BLE001 - a finalizer must not raise
+                pass
             self.close()
 
     @classmethod
