@@ -6972,16 +6972,11 @@ def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
         journal.tx.prepare()
     with journal:
         for path in paths:
-            end = _readable_part(path).end
             with _reading(path) as source:
                 canonical = _canonical_test(source.rx)
                 changed = 0
                 batch = _Batch(journal, output)
-                while source.rx.position < end:        # the torn tail may not decode
-                    with _about(path):
-                        result = source.read()
-                    if result is None:
-                        break
+                for result in _cat_records(source, path):
                     batch.add(result.record)
                     records += 1
                     changed += not canonical(result)
@@ -6990,12 +6985,28 @@ def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
     return records
 
 
+def _cat_records(source, path: str) -> Iterator[LogReadResult]:
+    """The records cat takes from ``source``: those before its torn tail, or
+    with --skip-bad every readable one (a corrupt record is reported and
+    left out, as export does; a torn tail ends the file, with a note)."""
+    if _SKIP_BAD[0]:
+        yield from _records(source, path)
+        return
+    end = _readable_part(path).end
+    while source.rx.position < end:                 # the torn tail may not decode
+        with _about(path):
+            result = source.read()
+        if result is None:
+            break
+        yield result
+
+
 def _cmd_cat(args, out) -> int:
     """``cat A B ... [-o OUT]``: concatenate journals, then check the result
     (written to standard output without ``-o``)."""
     if args.output is None or args.output == "-":
         return _cat_to_stdout(args, out)
-    concatenate = _cat_entries if args.reencode else _cat_bytes
+    concatenate = _cat_entries if args.reencode or args.skip_bad else _cat_bytes
     with _replacing(args.output, args.force) as temp:
         records = concatenate(args.files, temp, args.output)
         with _about(args.output):
@@ -7014,7 +7025,7 @@ def _cat_to_stdout(args, out) -> int:
     stream = getattr(out, "buffer", out)
     if getattr(stream, "isatty", lambda: False)():
         raise _CliError("cat: standard output is a terminal; give -o FILE or a pipe", 2)
-    concatenate = _cat_entries if args.reencode else _cat_bytes
+    concatenate = _cat_entries if args.reencode or args.skip_bad else _cat_bytes
     with tempfile.TemporaryDirectory(prefix="logfile-journal-cat.") as directory:
         temp = os.path.join(directory, "cat.journal")
         records = concatenate(args.files, temp, "<stdout>")
@@ -7181,10 +7192,13 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("file", metavar="FILE", help="the journal file")
     if name in ("inspect", "tail", "stats", "check"):
         add("--json", action="store_true", help="print JSON instead of text")
-    if name in ("export", "filter", "stats"):
+    if name in ("export", "filter", "stats", "cat"):
         add("--skip-bad", action="store_true",
             help="report a corrupt record and go on past it (to where valid records "
-                 "resume), instead of stopping")
+                 "resume), instead of stopping" + (
+                     "; implies --reencode (the records after a skipped one move, and a "
+                     "record's bytes depend on its offset)"
+                     if name == "cat" else ""))
     if name in ("inspect", "export", "filter", "stats", "tail", "cat"):
         add("--strict", action="store_true",
             help="a journal that ends early (a torn tail, an unknown record type) is an "

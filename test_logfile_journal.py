@@ -3052,6 +3052,14 @@ def test_cli_skip_bad_goes_past_corrupt_records(capsys, tmp_path):
     assert status == 0 and len(file_entries(tmp_path / "kept.journal")) == len(expected) == 57
     status, out, _ = cli_run(capsys, "stats", "--skip-bad", path)
     assert status == 0 and out.startswith("%s: 57 records" % path)
+    joined = tmp_path / "joined.journal"
+    status, _, _ = cli_run(capsys, "cat", path, cli_golden("seed_test"), "-o", joined)
+    assert status == 1 and not joined.exists()
+    status, _, err = cli_run(capsys, "cat", "--skip-bad", path, cli_golden("seed_test"),
+                             "-o", joined)
+    assert status == 0 and "skipped the corrupt record at offset %d" % (
+        bad_tag.record_start - 8) in err
+    assert file_entries(joined) == expected + file_entries(cli_golden("seed_test"))
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
