@@ -6691,6 +6691,10 @@ def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
     regions = []
     memory = dict(updates=0, region_bytes=0, distinct_bytes=0,
                   uncompressed_bytes=0, compressed_bytes=0)
+    starts = [offset for offset, _ in journal.segment_layouts]
+    ends = starts[1:] + [size]
+    segments = [{"offset": start, "end": end, "records": 0, "bytes": 0}
+                for start, end in zip(starts, ends)]
     with _Progress(size) as progress:
         for result in _records(journal, path, progress):
             entry = result.record
@@ -6701,6 +6705,9 @@ def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
             item["bytes"] += body + RECORD_HEADER_SIZE
             item["body_bytes"] += body
             offset = result.header_offset
+            segment = segments[bisect.bisect_right(starts, offset) - 1]
+            segment["records"] += 1
+            segment["bytes"] += body + RECORD_HEADER_SIZE
             record = (body + RECORD_HEADER_SIZE, -offset, offset, name)
             if len(biggest) < largest:
                 heapq.heappush(biggest, record)
@@ -6733,6 +6740,7 @@ def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
         "layouts": list(journal.layouts),
         "segment_layouts": [{"offset": offset, "layouts": list(names)}
                             for offset, names in journal.segment_layouts],
+        "segments": segments,
     }
 
 
@@ -6757,6 +6765,13 @@ def _stats_text(stats: Dict[str, Any]) -> str:
                   % (memory["updates"], memory["region_bytes"], memory["distinct_bytes"],
                      memory["uncompressed_bytes"], memory["compressed_bytes"],
                      memory["ratio"])]
+    if len(stats["segments"]) > 1:
+        lines += ["", "segments (each begins with a magic number):",
+                  "%9s  %9s  %8s  %12s  %s" % ("offset", "end", "records", "bytes", "layout")]
+        lines += ["%9d  %9d  %8d  %12d  %s" % (
+            segment["offset"], segment["end"], segment["records"], segment["bytes"],
+            ", ".join(layout["layouts"]) or "none")
+            for segment, layout in zip(stats["segments"], stats["segment_layouts"])]
     if stats["largest"]:
         lines += ["", "largest records:"]
         lines += ["%9d  %-*s  %d bytes" % (item["offset"], _TYPE_WIDTH, item["type"], item["size"])

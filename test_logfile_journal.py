@@ -3524,6 +3524,30 @@ def test_cli_stats_memory_covered_and_text(capsys, tmp_path):
     assert lj._covered([(5, 10), (0, 3), (2, 4), (20, 20), (6, 8)]) == 9
 
 
+def test_cli_stats_shows_the_segments_of_a_concatenation(capsys, tmp_path):
+    old, new = tmp_path / "old.journal", tmp_path / "new.journal"
+    write_file(old, lj.SetClockTimeV1("Unknown", 1), lj.CreatePipeV1(3, 4), layout="wasmer-4.3")
+    write_file(new, lj.SetClockTimeV1("Unknown", 2), layout="wasmer-6")
+    joined = tmp_path / "joined.journal"
+    assert cli_run(capsys, "cat", old, new, "-o", joined)[0] == 0
+    split = old.stat().st_size
+    status, out, _ = cli_run(capsys, "stats", "--json", joined)
+    stats = json.loads(out)
+    assert stats["segments"] == [
+        {"offset": 0, "end": split, "records": 2, "bytes": split - 8},
+        {"offset": split, "end": joined.stat().st_size, "records": 1,
+         "bytes": new.stat().st_size - 8}]
+    status, out, _ = cli_run(capsys, "stats", joined)
+    lines = out.splitlines()
+    at = lines.index("segments (each begins with a magic number):")
+    assert [line.split() for line in lines[at + 2:at + 4]] == [
+        ["0", str(split), "2", str(split - 8), "wasmer-4.2,", "wasmer-4.3"],
+        [str(split), str(joined.stat().st_size), "1", str(new.stat().st_size - 8),
+         "wasmer-5,", "wasmer-6"]]
+    status, out, _ = cli_run(capsys, "stats", old)
+    assert "segments" not in out
+
+
 # -- check and repair ---------------------------------------------------------
 
 def test_cli_check(capsys, tmp_path):
