@@ -5264,7 +5264,8 @@ def _check_storable(result: LogReadResult, layout: Layout) -> None:
 def convert(source: Union[str, "os.PathLike[str]"],
             destination: Union[str, "os.PathLike[str]"],
             layout: Union[str, Layout], *, overwrite: bool = False,
-            max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> int:
+            max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE,
+            progress: Optional[Callable[[int], Any]] = None) -> int:
     """Rewrite the journal ``source`` for another wasmer: every entry is
     re-encoded in ``layout`` into the new journal ``destination``.
 
@@ -5275,7 +5276,8 @@ def convert(source: Union[str, "os.PathLike[str]"],
     corrupt record or an unknown record type raise too.  The new file is
     written beside ``destination``, synced and renamed into place, so a
     failure leaves no ``destination`` (and an existing one, which needs
-    ``overwrite=True``, as it was).  Segments become one.
+    ``overwrite=True``, as it was).  Segments become one.  ``progress``, if
+    given, is called with the source offset each record ends at.
     """
     target = get_layout(layout)
     source = os.fspath(source)
@@ -5295,7 +5297,7 @@ def convert(source: Union[str, "os.PathLike[str]"],
                 writer.tx.prepare()
                 count = 0
                 batch = []
-                for result in reader.rx.records():
+                for result in _reporting(reader.rx.records(), progress):
                     _check_storable(result, target)
                     batch.append(result.record)
                     count += 1
@@ -5763,7 +5765,8 @@ def filtered_out(entry: JournalEntry, categories) -> bool:
 
 
 def memory_image(journal, path=None, *, at: Optional[int] = None,
-                 max_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE) -> Optional[bytes]:
+                 max_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE,
+                 progress: Optional[Callable[[int], Any]] = None) -> Optional[bytes]:
     """The linear memory a journal rebuilds, by wasmer's MemFileJournal rules.
 
     Each UpdateMemoryRegionV1 writes its data at ``region.start`` (its
@@ -5776,14 +5779,15 @@ def memory_image(journal, path=None, *, at: Optional[int] = None,
     beyond); or, given ``path``, writes them there instead -- to a new file
     beside it, synced and renamed into place, sparse where nothing was
     written, so a failure leaves ``path`` as it was -- and returns None.
+    ``progress``, if given, is called with the offset each record ends at.
     """
     if at is not None and at < 1:
         raise ValueError("at counts snapshots from 1")
     if isinstance(journal, (str, os.PathLike)):
         with LogFileJournal.new_readonly(journal) as opened:
-            return memory_image(opened, path, at=at, max_size=max_size)
-    records = journal.records() if isinstance(journal, LogFileJournalRx) \
-        else journal.rx.records()
+            return memory_image(opened, path, at=at, max_size=max_size, progress=progress)
+    records = _reporting(journal.records() if isinstance(journal, LogFileJournalRx)
+                         else journal.rx.records(), progress)
     if path is None:
         image = bytearray()
         _replay_memory(records, at, lambda offset, data: _image_write(
@@ -5806,6 +5810,20 @@ def memory_image(journal, path=None, *, at: Optional[int] = None,
         raise
     _fsync_directory(path)
     return None
+
+
+def _reporting(records: Iterator[LogReadResult],
+               progress: Optional[Callable[[int], Any]]) -> Iterator[LogReadResult]:
+    """``records``, calling ``progress`` (if any) with where each one ends."""
+    if progress is None:
+        return records
+    return _reported(records, progress)
+
+
+def _reported(records, progress) -> Iterator[LogReadResult]:
+    for result in records:
+        progress(result.record_end)
+        yield result
 
 
 def _replay_memory(records, at, write, clear) -> None:
@@ -6353,9 +6371,9 @@ def _cmd_extract(args, out) -> int:
     MemFileJournal writes it (``--at N``: as of the N-th snapshot)."""
     if not args.force:
         _refuse_existing(args.target)
-    with _reading(args.file) as journal:
+    with _reading(args.file) as journal, _Progress(_file_size(args.file)) as progress:
         with _about(args.target):
-            memory_image(journal, args.target, at=args.at)
+            memory_image(journal, args.target, at=args.at, progress=progress.update)
     size = os.path.getsize(args.target)
     _warn("wrote the memory image%s (%s) to %s" % (
         "" if args.at is None else " as of snapshot %d" % args.at,
@@ -6367,8 +6385,9 @@ def _cmd_convert(args, out) -> int:
     """``convert IN OUT --layout L``: rewrite a journal for another wasmer."""
     if not args.force:
         _refuse_existing(args.out)
-    with _about(args.input):
-        count = convert(args.input, args.out, args.layout, overwrite=args.force)
+    with _about(args.input), _Progress(_file_size(args.input)) as progress:
+        count = convert(args.input, args.out, args.layout, overwrite=args.force,
+                        progress=progress.update)
     layout = get_layout(args.layout)
     _warn("wrote %s in layout %s (%s) to %s" % (_plural(count, "record", "records"),
                                                  layout.name, layout.releases, args.out))
@@ -6987,11 +7006,11 @@ def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
         journal.tx.prepare()
     with journal:
         for path in paths:
-            with _reading(path) as source:
+            with _reading(path) as source, _Progress(_file_size(path)) as progress:
                 canonical = _canonical_test(source.rx)
                 changed = 0
                 batch = _Batch(journal, output)
-                for result in _cat_records(source, path):
+                for result in _cat_records(source, path, progress):
                     batch.add(result.record)
                     records += 1
                     changed += not canonical(result)
@@ -7000,12 +7019,12 @@ def _cat_entries(paths: Sequence[str], temp: str, output: str) -> int:
     return records
 
 
-def _cat_records(source, path: str) -> Iterator[LogReadResult]:
+def _cat_records(source, path: str, progress: _Progress) -> Iterator[LogReadResult]:
     """The records cat takes from ``source``: those before its torn tail, or
     with --skip-bad every readable one (a corrupt record is reported and
     left out, as export does; a torn tail ends the file, with a note)."""
     if _SKIP_BAD[0]:
-        yield from _records(source, path)
+        yield from _records(source, path, progress)
         return
     end = _readable_part(path).end
     while source.rx.position < end:                 # the torn tail may not decode
@@ -7013,6 +7032,7 @@ def _cat_records(source, path: str) -> Iterator[LogReadResult]:
             result = source.read()
         if result is None:
             break
+        progress.update(result.record_end)
         yield result
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import random
+import re
 import shutil
 import signal
 import stat
@@ -3919,6 +3920,35 @@ def test_cli_progress_line_on_a_terminal_only(capsys, tmp_path, monkeypatch, cli
     monkeypatch.setattr(sys, "stderr", tty)
     assert lj.main(["filter", str(cli_big_journal), str(tmp_path / "f.journal")]) == 0
     assert "MiB" not in tty.getvalue()
+
+
+@pytest.mark.parametrize("command", [["convert", "{big}", "{out}", "--layout", "wasmer-6"],
+                                     ["extract", "{big}", "memory", "{out}"],
+                                     ["cat", "--reencode", "{big}", "-o", "{out}"],
+                                     ["cat", "--skip-bad", "{big}", "-o", "{out}"]],
+                         ids=["convert", "extract", "cat-reencode", "cat-skip-bad"])
+def test_cli_progress_line_for_convert_extract_and_cat(command, tmp_path, monkeypatch,
+                                                   cli_big_journal):
+    monkeypatch.setattr(lj, "_PROGRESS_MIN_SIZE", 1000)
+    tty = CliFakeTty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    out = tmp_path / "out"
+    assert lj.main([part.format(big=cli_big_journal, out=out) for part in command]) == 0
+    shown = tty.getvalue()
+    assert shown.startswith("\r0.0/%.1f MiB  " % (cli_big_journal.stat().st_size / (1 << 20)))
+    assert re.search(r"MiB/s *\r +\rlogfile-journal: wrote ", shown)    # erased before the note
+    assert out.exists()
+
+
+def test_convert_and_memory_image_report_progress(tmp_path):
+    source = cli_golden("all_variants")
+    ends = [result.record_end for result in cli_golden_records("all_variants")]
+    seen = []
+    lj.convert(source, tmp_path / "new.journal", "wasmer-6", progress=seen.append)
+    assert seen == ends
+    seen.clear()
+    lj.memory_image(source, progress=seen.append)
+    assert seen == ends
 
 
 def test_cli_progress_redraws_at_most_ten_times_a_second():
