@@ -112,6 +112,7 @@ __all__ = [
     "lz4_compress_prepend_size", "lz4_decompress_size_prepended",
     "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES", "wasmer_text",
     "FILTER_CATEGORIES", "filter_category", "filtered_out", "memory_image",
+    "MemoryPage", "memory_pages", "WASM_PAGE_SIZE",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
     "RecombinedJournal", "UnsupportedJournal", "check", "repair", "convert", "load", "open",
     "main",
@@ -5786,8 +5787,7 @@ def memory_image(journal, path=None, *, at: Optional[int] = None,
     if isinstance(journal, (str, os.PathLike)):
         with LogFileJournal.new_readonly(journal) as opened:
             return memory_image(opened, path, at=at, max_size=max_size, progress=progress)
-    records = _reporting(journal.records() if isinstance(journal, LogFileJournalRx)
-                         else journal.rx.records(), progress)
+    records = _reporting(_records_of(journal), progress)
     if path is None:
         image = bytearray()
         _replay_memory(records, at, lambda offset, data: _image_write(
@@ -5812,6 +5812,62 @@ def memory_image(journal, path=None, *, at: Optional[int] = None,
     return None
 
 
+WASM_PAGE_SIZE = 65536
+
+
+class MemoryPage(NamedTuple):
+    """One page of the memory image, as memory_pages() finds it."""
+    index: int                  # the page's offset is index * page_size
+    writes: int                 # how many memory updates wrote into it
+    snapshot: Optional[int]     # the SnapshotV1 (1 = first) after its last write, if any
+
+
+def memory_pages(journal, *, at: Optional[int] = None, page_size: int = WASM_PAGE_SIZE,
+                 progress: Optional[Callable[[int], Any]] = None) -> List[MemoryPage]:
+    """The written pages of the image memory_image() rebuilds, in order.
+
+    Each page an UpdateMemoryRegionV1's data touches counts one write;
+    InitModuleV1 and ProcessExitV1 empty the image (and the counts).  A
+    page's ``snapshot`` is the number of the SnapshotV1 that follows its
+    last write: the snapshot that holds it (None when none follows, as for
+    a snapshot still being written).  ``journal`` is a path, a journal, a
+    reader, or an iterable of LogReadResult; ``at`` and ``progress`` are
+    memory_image()'s.  The work is one step per page written per update.
+    """
+    if at is not None and at < 1:
+        raise ValueError("at counts snapshots from 1")
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    if isinstance(journal, (str, os.PathLike)):
+        with LogFileJournal.new_readonly(journal) as opened:
+            return memory_pages(opened, at=at, page_size=page_size, progress=progress)
+    pages: Dict[int, List[int]] = {}                # index -> [writes, snapshots before]
+    snapshots = [0]
+
+    def write(offset: int, data: bytes) -> None:
+        if data:
+            for index in range(offset // page_size, (offset + len(data) - 1) // page_size + 1):
+                page = pages.setdefault(index, [0, 0])
+                page[0] += 1
+                page[1] = snapshots[0]
+
+    def snapshot() -> None:
+        snapshots[0] += 1
+
+    _replay_memory(_reporting(_records_of(journal), progress), at, write, pages.clear,
+                   snapshot)
+    return [MemoryPage(index, writes, before + 1 if before < snapshots[0] else None)
+            for index, (writes, before) in sorted(pages.items())]
+
+
+def _records_of(journal) -> Iterator[LogReadResult]:
+    """The records of a journal, a reader or an iterable of them."""
+    if isinstance(journal, LogFileJournalRx):
+        return journal.records()
+    rx = getattr(journal, "rx", None)
+    return iter(journal) if rx is None else rx.records()
+
+
 def _reporting(records: Iterator[LogReadResult],
                progress: Optional[Callable[[int], Any]]) -> Iterator[LogReadResult]:
     """``records``, calling ``progress`` (if any) with where each one ends."""
@@ -5826,7 +5882,10 @@ def _reported(records, progress) -> Iterator[LogReadResult]:
         yield result
 
 
-def _replay_memory(records, at, write, clear) -> None:
+def _replay_memory(records, at, write, clear, snapshot=None) -> None:
+    """MemFileJournal's rules: ``write(offset, data)`` for each memory
+    update, ``clear()`` where the image empties, ``snapshot()`` at each
+    SnapshotV1; stop after the ``at``-th snapshot."""
     snapshots = 0
     for result in records:
         entry = result.record
@@ -5835,6 +5894,8 @@ def _replay_memory(records, at, write, clear) -> None:
         elif isinstance(entry, (InitModuleV1, ProcessExitV1)):
             clear()
         elif isinstance(entry, SnapshotV1):
+            if snapshot is not None:
+                snapshot()
             snapshots += 1
             if snapshots == at:
                 return
@@ -6702,8 +6763,11 @@ def _covered(regions: List[Tuple[int, int]]) -> int:
     return total
 
 
-def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
-    """Counts and sizes of a journal's records (what ``stats`` prints)."""
+def _journal_stats(journal, path: str, largest: int = 5, page_size: Optional[int] = None,
+                   at: Optional[int] = None) -> Dict[str, Any]:
+    """Counts and sizes of a journal's records (what ``stats`` prints);
+    with ``page_size``, its memory_pages() too (``at``: as of that
+    snapshot), from the same reading."""
     size = _journal_size(journal)
     types: Dict[str, Dict[str, int]] = {}
     biggest: List[Tuple[int, int, int, str]] = []       # heap of (size, -offset, ...)
@@ -6714,7 +6778,9 @@ def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
     ends = starts[1:] + [size]
     segments = [{"offset": start, "end": end, "records": 0, "bytes": 0}
                 for start, end in zip(starts, ends)]
-    with _Progress(size) as progress:
+
+    def counted(progress: _Progress) -> Iterator[LogReadResult]:
+        """The records, counted as they go by."""
         for result in _records(journal, path, progress):
             entry = result.record
             name = type(entry).__name__
@@ -6739,6 +6805,14 @@ def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
                 memory["region_bytes"] += max(end - start, 0)
                 memory["uncompressed_bytes"] += len(entry.data)
                 memory["compressed_bytes"] += len(entry.compressed_data)
+            yield result
+
+    pages = None
+    with _Progress(size) as progress:
+        records = counted(progress)
+        if page_size is not None:
+            pages = memory_pages(records, page_size=page_size, at=at)
+        collections.deque(records, 0)                # the rest, past snapshot ``at``
     memory["distinct_bytes"] = _covered(regions)
     memory["ratio"] = round(memory["uncompressed_bytes"] / memory["compressed_bytes"], 3) \
         if memory["compressed_bytes"] else None
@@ -6760,6 +6834,8 @@ def _journal_stats(journal, path: str, largest: int = 5) -> Dict[str, Any]:
         "segment_layouts": [{"offset": offset, "layouts": list(names)}
                             for offset, names in journal.segment_layouts],
         "segments": segments,
+        **({} if pages is None else {"page_size": page_size, "memory_at": at,
+                                     "memory_pages": [page._asdict() for page in pages]}),
     }
 
 
@@ -6784,6 +6860,10 @@ def _stats_text(stats: Dict[str, Any]) -> str:
                   % (memory["updates"], memory["region_bytes"], memory["distinct_bytes"],
                      memory["uncompressed_bytes"], memory["compressed_bytes"],
                      memory["ratio"])]
+    if "memory_pages" in stats:
+        lines += [""] + _memory_map_lines(
+            [MemoryPage(**page) for page in stats["memory_pages"]], stats["page_size"],
+            stats["memory_at"])
     if len(stats["segments"]) > 1:
         lines += ["", "segments (each begins with a magic number):",
                   "%9s  %9s  %8s  %12s  %s" % ("offset", "end", "records", "bytes", "layout")]
@@ -6798,10 +6878,64 @@ def _stats_text(stats: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# The memory map: at most this many cells a row, and rows; a cell is a page,
+# or as many pages (a power of two) as it takes to fit.
+_MAP_WIDTH, _MAP_ROWS = 64, 32
+_MAP_SNAPSHOTS = "123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _memory_map_lines(pages: Sequence[MemoryPage], page_size: int,
+                      at: Optional[int]) -> List[str]:
+    """stats --memory: two maps of the memory image, a character a cell:
+    how often it was written, and which snapshot holds its last write."""
+    title = "memory map" if at is None else "memory map as of snapshot %d" % at
+    if not pages:
+        return [title + ": no page written"]
+    count = pages[-1].index + 1
+    group = 1
+    while -(-count // group) > _MAP_WIDTH * _MAP_ROWS:
+        group *= 2
+    cells: Dict[int, Tuple[int, int]] = {}          # cell -> (most writes, latest snapshot)
+    for page in pages:
+        snapshot = len(_MAP_SNAPSHOTS) + 2 if page.snapshot is None else page.snapshot
+        writes, latest = cells.get(page.index // group, (0, 0))
+        cells[page.index // group] = (max(writes, page.writes), max(latest, snapshot))
+
+    def writes_mark(cell: Tuple[int, int]) -> str:
+        return str(cell[0]) if cell[0] < 10 else "+"
+
+    def snapshot_mark(cell: Tuple[int, int]) -> str:
+        latest = cell[1]
+        if latest == len(_MAP_SNAPSHOTS) + 2:
+            return "~"
+        return _MAP_SNAPSHOTS[latest - 1] if latest <= len(_MAP_SNAPSHOTS) else "#"
+
+    cell_bytes = group * page_size
+    lines = ["%s: %s written of %d; a cell is %s (%s bytes)" % (
+        title, _plural(len(pages), "page", "pages"), count,
+        _plural(group, "page", "pages"), _int_text(cell_bytes))]
+    total = -(-count // group)
+    rows = range(0, total, _MAP_WIDTH)
+    width = len("0x%x" % (rows[-1] * cell_bytes))
+    for title, mark in (("writes (1-9, + for 10 or more, . none):", writes_mark),
+                        ("snapshot holding the last write (1-9, a-z for 10-35, # later, "
+                         "~ none yet):", snapshot_mark)):
+        lines.append(title)
+        for row in rows:
+            lines.append("  %*s  %s" % (width, "0x%x" % (row * cell_bytes), "".join(
+                mark(cells[cell]) if cell in cells else "."
+                for cell in range(row, min(row + _MAP_WIDTH, total)))))
+    return lines
+
+
 def _cmd_stats(args, out) -> int:
-    """``stats FILE``: counts and bytes per record type."""
+    """``stats FILE``: counts and bytes per record type (``--memory``: and
+    a map of the memory image)."""
+    if args.at is not None and not args.memory:
+        raise _CliError("stats: --at needs --memory", 2)
     with _reading(args.file) as journal:
-        stats = _journal_stats(journal, args.file)
+        stats = _journal_stats(journal, args.file,
+                               page_size=args.page_size if args.memory else None, at=args.at)
     out.write((_compact_json(stats) if args.json else _stats_text(stats)) + "\n")
     return 0
 
@@ -7238,6 +7372,14 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("--strict", action="store_true",
             help="a journal that ends early (a torn tail, an unknown record type) is an "
                  "error (exit status 1), not a note")
+    if name == "stats":
+        add("--memory", action="store_true",
+            help="map the memory image: which pages are written, how often, and which "
+                 "snapshot holds each (JSON: memory_pages)")
+        add("--page-size", type=_positive, default=WASM_PAGE_SIZE, metavar="BYTES",
+            help="the page of --memory (default %d, a wasm page)" % WASM_PAGE_SIZE)
+        add("--at", type=_positive, metavar="N",
+            help="--memory as of the N-th snapshot (the counts are the whole file's)")
     if name == "inspect":
         add("--format", choices=("text", "wasmer"), default="text",
             help="wasmer: the lines wasmer's PrintingJournal prints, for the file's layout")

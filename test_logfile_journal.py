@@ -992,6 +992,93 @@ def test_memory_image_is_what_wasmers_mem_file_journal_writes(version, name, at)
     assert hashlib.sha256(image).hexdigest() == summary["sha256"]
 
 
+def test_memory_pages_count_writes_and_the_snapshot_that_holds_them(tmp_path):
+    path = tmp_path / "mem.journal"
+    write_file(path, *memory_session())
+    page = lj.MemoryPage
+    assert lj.memory_pages(str(path), page_size=4) == [page(0, 1, None)]   # after InitModuleV1
+    assert lj.memory_pages(str(path), page_size=4, at=2) == [
+        page(0, 2, 1), page(2, 1, 2)]                    # bytes 0..3 twice, 8..11 once
+    assert lj.memory_pages(str(path), page_size=3, at=2) == [
+        page(0, 2, 1), page(1, 2, 1), page(2, 1, 2), page(3, 1, 2)]   # XY is bytes 2..3
+    results = cli_golden_records("all_variants")
+    assert lj.memory_pages(results) == lj.memory_pages(str(cli_golden("all_variants")))
+    open_ended = tmp_path / "open.journal"                 # no snapshot after the last write
+    write_file(open_ended, lj.UpdateMemoryRegionV1((70000, 70001), b"!"),
+               lj.UpdateMemoryRegionV1((0, 0), b""))       # an empty update writes nothing
+    assert lj.memory_pages(str(open_ended)) == [page(1, 1, None)]
+    with pytest.raises(ValueError):
+        lj.memory_pages(str(path), page_size=0)
+
+
+@pytest.mark.parametrize("version", ORACLE_LAYOUTS)
+def test_memory_pages_cover_every_byte_of_wasmers_image(version):
+    # Every byte of the real MemFileJournal's image outside the pages
+    # memory_pages() calls written is zero.
+    folder = TESTDATA / ("wasmer-journal-" + version)
+    image = lj.memory_image(str(folder / "phases.journal"))
+    summary = json.loads((folder / "tools" / "phases.memfile.json").read_text("utf-8"))
+    assert hashlib.sha256(image).hexdigest() == summary["sha256"]
+    pages = lj.memory_pages(str(folder / "phases.journal"), page_size=256)
+    assert pages and image.count(0) < len(image)
+    unwritten, pos = [], 0                           # the spans between written pages
+    for page in pages:
+        unwritten.append(image[pos:page.index * 256])
+        pos = (page.index + 1) * 256
+    unwritten.append(image[pos:])
+    assert sum(len(span) for span in unwritten) > len(image) // 2
+    assert all(span.count(0) == len(span) for span in unwritten)
+
+
+def test_cli_stats_memory_map(capsys, tmp_path):
+    path = tmp_path / "mem.journal"
+    update = lj.UpdateMemoryRegionV1
+    write_file(path, update((0, 70000), bytes(70000)), update((3 << 16, 5), b"abcde"),
+               lj.SnapshotV1(0, "Idle"), update((3 << 16, 5), b"abcde"),
+               update((70 << 16, 5), b"abcde"))
+    status, out, _ = cli_run(capsys, "stats", "--memory", path)
+    assert status == 0
+    lines = out.splitlines()
+    at = lines.index("memory map: 4 pages written of 71; a cell is 1 page (65536 bytes)")
+    assert lines[at + 1:at + 7] == [
+        "writes (1-9, + for 10 or more, . none):",
+        "       0x0  11.2" + "." * 60, "  0x400000  ......1",
+        "snapshot holding the last write (1-9, a-z for 10-35, # later, ~ none yet):",
+        "       0x0  11.~" + "." * 60, "  0x400000  ......~"]
+    status, out, _ = cli_run(capsys, "stats", "--memory", "--json", path)
+    stats = json.loads(out)
+    assert stats["page_size"] == 65536 and stats["memory_pages"] == [
+        {"index": 0, "writes": 1, "snapshot": 1}, {"index": 1, "writes": 1, "snapshot": 1},
+        {"index": 3, "writes": 2, "snapshot": None}, {"index": 70, "writes": 1,
+                                                      "snapshot": None}]
+    # A page far out: cells grow (by powers of two) so the map stays 32 rows.
+    far = tmp_path / "far.journal"
+    write_file(far, update((1 << 40, 1), b"!"), lj.SnapshotV1(0, "Idle"))
+    status, out, _ = cli_run(capsys, "stats", "--memory", far)
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("memory map: 1 page"))
+    assert lines[at] == "memory map: 1 page written of 16777217; a cell is 16384 pages " \
+        "(1073741824 bytes)"
+    assert lines[at + 2] == " " * 12 + "0x0  " + "." * 64       # labels as wide as the last
+    assert lines[at + 17:at + 19] == ["   0xf000000000  " + "." * 64, "  0x10000000000  1"]
+    assert lines[at + 19].startswith("snapshot") and lines[at + 36] == "  0x10000000000  1"
+    status, out, _ = cli_run(capsys, "stats", "--memory", "--page-size", "4096", cli_golden(
+        "seed_test"))
+    assert "memory map: no page written" in out
+    # --at: the map as of a snapshot; the counts are still the whole file's.
+    status, out, _ = cli_run(capsys, "stats", "--memory", "--at", "1", "--json", path)
+    stats = json.loads(out)
+    assert stats["records"] == 5 and stats["memory_at"] == 1
+    assert stats["memory_pages"] == [{"index": 0, "writes": 1, "snapshot": 1},
+                                     {"index": 1, "writes": 1, "snapshot": 1},
+                                     {"index": 3, "writes": 1, "snapshot": 1}]
+    status, out, _ = cli_run(capsys, "stats", "--memory", "--at", "1", path)
+    assert "memory map as of snapshot 1: 3 pages written of 4; a cell is 1 page " \
+        "(65536 bytes)" in out
+    status, _, err = cli_run(capsys, "stats", "--at", "1", path)
+    assert status == 2 and "--at needs --memory" in err
+
+
 def test_the_judge_can_say_no():
     # rkyv 0.8's reader refuses rkyv 0.7's Unknown (its variant index) ...
     old = judged_build("wasmer-4.3")["values.journal"]
