@@ -47,7 +47,8 @@ Sections, in the order data goes through them:
     Journals                  LogFileJournal, RecombinedJournal, convert, load, open
     JSON                      entry_to_json, entry_from_json
     wasmer's text             wasmer_text (what PrintingJournal prints)
-    wasmer's tools            filtered_out (FilteredJournal), memory_image (MemFileJournal)
+    wasmer's tools            filtered_out (FilteredJournal), memory_image (MemFileJournal),
+                              memory_pages (its map)
     Command line              main()
 """
 
