@@ -6883,6 +6883,7 @@ def _stats_text(stats: Dict[str, Any]) -> str:
 # or as many pages (a power of two) as it takes to fit.
 _MAP_WIDTH, _MAP_ROWS = 64, 32
 _MAP_SNAPSHOTS = "123456789abcdefghijklmnopqrstuvwxyz"
+_NOT_YET = sys.maxsize          # a page no snapshot holds yet: after every one
 
 
 def _memory_map_lines(pages: Sequence[MemoryPage], page_size: int,
@@ -6898,7 +6899,7 @@ def _memory_map_lines(pages: Sequence[MemoryPage], page_size: int,
         group *= 2
     cells: Dict[int, Tuple[int, int]] = {}          # cell -> (most writes, latest snapshot)
     for page in pages:
-        snapshot = len(_MAP_SNAPSHOTS) + 2 if page.snapshot is None else page.snapshot
+        snapshot = _NOT_YET if page.snapshot is None else page.snapshot
         writes, latest = cells.get(page.index // group, (0, 0))
         cells[page.index // group] = (max(writes, page.writes), max(latest, snapshot))
 
@@ -6907,7 +6908,7 @@ def _memory_map_lines(pages: Sequence[MemoryPage], page_size: int,
 
     def snapshot_mark(cell: Tuple[int, int]) -> str:
         latest = cell[1]
-        if latest == len(_MAP_SNAPSHOTS) + 2:
+        if latest == _NOT_YET:
             return "~"
         return _MAP_SNAPSHOTS[latest - 1] if latest <= len(_MAP_SNAPSHOTS) else "#"
 
@@ -6918,10 +6919,10 @@ def _memory_map_lines(pages: Sequence[MemoryPage], page_size: int,
     total = -(-count // group)
     rows = range(0, total, _MAP_WIDTH)
     width = len("0x%x" % (rows[-1] * cell_bytes))
-    for title, mark in (("writes (1-9, + for 10 or more, . none):", writes_mark),
-                        ("snapshot holding the last write (1-9, a-z for 10-35, # later, "
-                         "~ none yet):", snapshot_mark)):
-        lines.append(title)
+    for heading, mark in (("writes (1-9, + for 10 or more, . none):", writes_mark),
+                          ("snapshot holding the last write (1-9, a-z for 10-35, # later, "
+                           "~ none yet):", snapshot_mark)):
+        lines.append(heading)
         for row in rows:
             lines.append("  %*s  %s" % (width, "0x%x" % (row * cell_bytes), "".join(
                 mark(cells[cell]) if cell in cells else "."

@@ -1065,6 +1065,15 @@ def test_cli_stats_memory_map(capsys, tmp_path):
     status, out, _ = cli_run(capsys, "stats", "--memory", "--page-size", "4096", cli_golden(
         "seed_test"))
     assert "memory map: no page written" in out
+    # Snapshots past 9 are letters, past 35 "#".
+    many = tmp_path / "many.journal"
+    write_file(many, *[entry for index in range(40) for entry in (
+        update((index << 16, 1), b"x" * (1 + (index == 39) * 65536)), lj.SnapshotV1(0, "Idle"))])
+    status, out, _ = cli_run(capsys, "stats", "--memory", many)
+    lines = out.splitlines()
+    at = lines.index("snapshot holding the last write (1-9, a-z for 10-35, # later, ~ none yet):")
+    assert lines[at + 1] == "  0x0  123456789abcdefghijklmnopqrstuvwxyz" + "#" * 6
+    assert lines[at - 1] == "  0x0  " + "1" * 41                # the last write spans 2 pages
     # --at: the map as of a snapshot; the counts are still the whole file's.
     status, out, _ = cli_run(capsys, "stats", "--memory", "--at", "1", "--json", path)
     stats = json.loads(out)
