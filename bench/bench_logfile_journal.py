@@ -26,7 +26,13 @@ Measures and their targets (ratio = our throughput / the peer's):
              lz4_decompress_size_prepended >= 100 MB/s on (c), with the
              ratio against the ``lz4`` C package when it is installed;
   large      journal write of (d) within 3x of os.write of the same
-             payload bytes (ratio >= 0.33x).
+             payload bytes (ratio >= 0.33x);
+  export     the export command (JSON lines) on (e) within 3x of the
+             inspect command's time (ratio >= 0.33x); export's MB/s (of
+             journal read) and import's (of JSON read) are reported, with
+             json.dumps of the same dicts for scale.
+
+  (e) file writes    -- FileDescriptorWriteV1 records of 400 bytes.
 
 records/s counts records (pages for LZ4); MB/s counts the bytes each
 contestant writes or reads (the journal file, the pickle file, the raw
@@ -110,13 +116,14 @@ class Sizes:
     syscall_records: int
     snapshot_bytes: int
     large_records: int
+    export_records: int
     large_payload: int = 256 << 10
 
 
 FULL = Sizes(small_records=1_000_000, syscall_records=200_000,
-             snapshot_bytes=64 << 20, large_records=256)
+             snapshot_bytes=64 << 20, large_records=256, export_records=20_000)
 QUICK = Sizes(small_records=100_000, syscall_records=20_000,
-              snapshot_bytes=8 << 20, large_records=64)
+              snapshot_bytes=8 << 20, large_records=64, export_records=1_000)
 
 
 def load_module(path: Optional[str]):
@@ -613,6 +620,73 @@ def large_write_measure(workload: str, entries: list, workdir: str,
     return Measure(workload, "write", contestants, targets)
 
 
+# -- export -------------------------------------------------------------
+
+def command_runner(argv: List[str], output: str, measured: str) -> Callable:
+    """Run the command line ``argv`` in this process, its stdout into the
+    file ``output``; the bytes moved are those of the file ``measured``."""
+    def run():
+        remove(output)
+        saved = sys.stdout, sys.stderr
+        with open(output, "w", encoding="utf-8") as stream, \
+                open(os.devnull, "w", encoding="utf-8") as quiet:
+            sys.stdout, sys.stderr = stream, quiet            # "wrote N entries ..."
+            try:
+                start = time.perf_counter()
+                status = lj.main(argv)
+                elapsed = time.perf_counter() - start
+            finally:
+                sys.stdout, sys.stderr = saved
+        expect(argv[0] + " command", status, 0)
+        return elapsed, os.path.getsize(measured)
+    return run
+
+
+def json_dumper(dicts: List[dict], path: str) -> Callable:
+    """json.dumps of the export's dicts, one per line, into a file."""
+    def run():
+        remove(path)
+        start = time.perf_counter()
+        with open(path, "w", encoding="utf-8") as stream:
+            dumps = json.dumps
+            for value in dicts:
+                stream.write(dumps(value) + "\n")
+        return time.perf_counter() - start, os.path.getsize(path)
+    return run
+
+
+def export_measure(workload: str, count: int, workdir: str) -> Measure:
+    """export vs inspect (the target), json.dumps and import of (e)."""
+    journal_path = os.path.join(workdir, "e.journal")
+    rng = random.Random(20240602)
+    pool = [b"".join(b"%s %5d request /api/v1/items/%d served in %d ms\n" % (
+        rng.choice([b"INFO", b"WARN", b"DEBUG"]), rng.randrange(99999),
+        rng.randrange(10 ** 6), rng.randrange(500)) for _ in range(12))[:400]
+        for _ in range(64)]                                  # log lines, as programs write
+    with lj.LogFileJournal(journal_path) as journal:
+        journal.write_many(lj.FileDescriptorWriteV1(3 + i % 8, i * 400, data, False)
+                           for i, data in enumerate(cycled(pool, count)))
+    jsonl = os.path.join(workdir, "e.jsonl")
+    command_runner(["export", journal_path, "-o", jsonl, "--force"], os.devnull, jsonl)()
+    with open(jsonl, encoding="utf-8") as stream:
+        dicts = [json.loads(line) for line in stream]
+    expect("export lines", len(dicts), count)
+    peer = "inspect command (text)"
+    export = "export command (JSON lines)"
+    return Measure(workload, "export", [
+        Contestant(export, count, command_runner(
+            ["export", journal_path, "-o", jsonl, "--force"], os.devnull, journal_path)),
+        Contestant(peer, count, command_runner(
+            ["inspect", journal_path], os.path.join(workdir, "e.txt"), journal_path)),
+        Contestant("json.dumps of the same dicts", count, json_dumper(
+            dicts, os.path.join(workdir, "e.dumps"))),
+        Contestant("import command (JSON lines)", count, command_runner(
+            ["import", jsonl, os.path.join(workdir, "e.imported"), "--force"], os.devnull,
+            jsonl)),
+    ], [Target(export, peer, 1 / 3), Target(export, None, None),
+        Target("import command (JSON lines)", None, None)])
+
+
 # -- read ---------------------------------------------------------------
 
 def journal_reader(path: str, count: int) -> Callable:
@@ -823,6 +897,10 @@ def run_all(sizes: Sizes, repeat: int, extra_modes: Sequence[dict], all_modes: b
             modes_for(workload, modes, all_modes))
         run_measure(large, repeat)
         measures.append(large)
+        progress("(e) file writes: %d x 400 bytes" % sizes.export_records)
+        export = export_measure("(e) file writes", sizes.export_records, workdir)
+        run_measure(export, repeat)
+        measures.append(export)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return measures, notes
