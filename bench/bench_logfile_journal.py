@@ -121,7 +121,7 @@ class Sizes:
 
 
 FULL = Sizes(small_records=1_000_000, syscall_records=200_000,
-             snapshot_bytes=64 << 20, large_records=256, export_records=20_000)
+             snapshot_bytes=64 << 20, large_records=256, export_records=10_000)
 QUICK = Sizes(small_records=100_000, syscall_records=20_000,
               snapshot_bytes=8 << 20, large_records=64, export_records=1_000)
 
