@@ -623,10 +623,10 @@ def large_write_measure(workload: str, entries: list, workdir: str,
 # -- export -------------------------------------------------------------
 
 def command_runner(argv: List[str], output: str, measured: str) -> Callable:
-    """Run the command line ``argv`` in this process, its stdout into the
-    file ``output``; the bytes moved are those of the file ``measured``."""
+    """Run the command line ``argv`` in this process, its stdout into
+    ``output`` (opened "w": truncated, never removed, as it may be
+    /dev/null); the bytes moved are those of the file ``measured``."""
     def run():
-        remove(output)
         saved = sys.stdout, sys.stderr
         with open(output, "w", encoding="utf-8") as stream, \
                 open(os.devnull, "w", encoding="utf-8") as quiet:
