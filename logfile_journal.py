@@ -6057,6 +6057,12 @@ class _Progress:
         self._last = None
         self._width = 0
 
+    @property
+    def callback(self) -> Optional[Callable[[int], None]]:
+        """update, for a library function's ``progress``; None when no line
+        is shown (so the function does no work for it)."""
+        return self.update if self.enabled else None
+
     def update(self, done: int) -> None:
         """Say that ``done`` bytes of ``total`` are done."""
         if not self.enabled:
@@ -6435,7 +6441,7 @@ def _cmd_extract(args, out) -> int:
         _refuse_existing(args.target)
     with _reading(args.file) as journal, _Progress(_file_size(args.file)) as progress:
         with _about(args.target):
-            memory_image(journal, args.target, at=args.at, progress=progress.update)
+            memory_image(journal, args.target, at=args.at, progress=progress.callback)
     size = os.path.getsize(args.target)
     _warn("wrote the memory image%s (%s) to %s" % (
         "" if args.at is None else " as of snapshot %d" % args.at,
@@ -6449,7 +6455,7 @@ def _cmd_convert(args, out) -> int:
         _refuse_existing(args.out)
     with _about(args.input), _Progress(_file_size(args.input)) as progress:
         count = convert(args.input, args.out, args.layout, overwrite=args.force,
-                        progress=progress.update)
+                        progress=progress.callback)
     layout = get_layout(args.layout)
     _warn("wrote %s in layout %s (%s) to %s" % (_plural(count, "record", "records"),
                                                  layout.name, layout.releases, args.out))
