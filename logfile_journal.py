@@ -769,6 +769,12 @@ class _LZ4Table(dict):
 
     def __missing__(self, key):
         return self.missing
+# Inputs up to this size compress with every position hashed up front
+# (_lz4_compress_small): 2-5x faster on text, where most positions are
+# probed; larger ones are probed sparsely enough that hashing on demand wins.
+_LZ4_SMALL_INPUT = 8192
+# The 12-bit mask of each 64-bit lane, for _lz4_hashes_small.
+_LZ4_HASH_LANES = b"\xff\x0f\x00\x00\x00\x00\x00\x00" * (_LZ4_SMALL_INPUT - 3)
 # 32 lanes of 128 bits: 12-bit hash field (shifted), low 32 bits.
 _LZ4_LANE_MASK = sum(0xFFF << 128 * i for i in range(32))
 _LZ4_LANE_U32 = sum(0xFFFFFFFF << 128 * i for i in range(32))
@@ -851,6 +857,8 @@ def _lz4_compress_block(data):
     """
     src = _as_bytes(data)
     n = len(src)
+    if _LZ4_MFLIMIT < n <= _LZ4_SMALL_INPUT:
+        return _lz4_compress_small(src, n)
     out = bytearray()
     lit = 0
     if n > _LZ4_MFLIMIT:
@@ -928,6 +936,126 @@ def _lz4_compress_block(data):
             tpos[h] = p
             tval[h] = v
     # Last sequence: literals only.
+    lit_len = n - lit
+    if lit_len < 15:
+        out.append(lit_len << 4)
+    else:
+        out.append(0xF0)
+        out += _lz4_length_bytes(lit_len - 15)
+    out += src[lit:]
+    return bytes(out)
+
+
+def _lz4_hashes_small(src, m):
+    """The little-endian u32 at each position 0..m-1 of ``src``, and its
+    4-byte hash: all at once, one 64-bit lane per position of a big int
+    (a lane's product with the prime stays below 2**64, so lanes never
+    carry into each other)."""
+    lanes = bytearray(m << 3)            # u32 at p: bytes 8p..8p+3
+    for j in range(4):
+        lanes[j::8] = src[j:j + m]
+    x = int.from_bytes(lanes, "little")
+    hashes = ((x * 2654435761) >> 20 & int.from_bytes(_LZ4_HASH_LANES[:m << 3], "little")
+              ).to_bytes(m << 3, sys.byteorder)
+    if sys.byteorder != "little":
+        lanes = x.to_bytes(m << 3, sys.byteorder)
+    return memoryview(lanes).cast("Q").tolist(), memoryview(hashes).cast("Q").tolist()
+
+def _lz4_compress_small(src, n):
+    """``_lz4_compress_block`` of an input of 13 to _LZ4_SMALL_INPUT bytes.
+
+    The same search, but with every position's u32 and hash computed up
+    front (small inputs are probed almost everywhere) and the table a list
+    of positions.  Small inputs use the 4-byte hash and are shorter than
+    the 64 KiB match distance, so no candidate is ever too far.
+    """
+    values, hashes = _lz4_hashes_small(src, n - 3)
+    table = [0] * 4096
+    end_check = n - 12
+    limit = n - 6
+    out = bytearray()
+    lit = 0
+    cur = 1
+    while cur <= end_check:
+        # Probe cur, cur + 1, ... with the step growing every 32 probes.
+        p = cur
+        step = 1
+        group_end = cur + 32
+        while True:
+            h = hashes[p]
+            c = table[h]
+            table[h] = p
+            if values[c] == values[p]:
+                break
+            p += 1
+            if p > end_check or p == group_end:
+                break
+        if p == group_end and p <= end_check:
+            # 32 misses: the step grows; test each group of 32 probes at once.
+            while True:
+                step += 1
+                group_end += step << 5
+                stop = group_end if group_end <= end_check else end_check + 1
+                vs = values[p:stop:step]
+                vset = set(vs)
+                if len(vset) == len(vs) and vset.isdisjoint(
+                        [values[table[h]] for h in hashes[p:stop:step]]):
+                    for q in range(p, stop, step):
+                        table[hashes[q]] = q
+                    p = group_end
+                    if p > end_check:
+                        break
+                    continue
+                for q in range(p, stop, step):
+                    h = hashes[q]
+                    c = table[h]
+                    table[h] = q
+                    if values[c] == values[q]:
+                        break
+                else:
+                    p = group_end
+                    if p > end_check:
+                        break
+                    continue
+                p = q
+                break
+        if p > end_check:
+            break
+        if c and p > lit and src[p - 1] == src[c - 1]:
+            back = 1
+            while back < c and p - back > lit and src[p - 1 - back] == src[c - 1 - back]:
+                back += 1
+            p -= back
+            c -= back
+        cur = p + 4
+        if src[cur] != src[c + 4]:
+            mlen = 0
+        elif cur + 8 <= limit:
+            x = (int.from_bytes(src[cur:cur + 8], "little")
+                 ^ int.from_bytes(src[c + 4:c + 12], "little"))
+            mlen = (((x & -x).bit_length() - 1) >> 3 if x else
+                    8 + _lz4_common_prefix(src, cur + 8, c + 12, limit - cur - 8))
+        else:
+            mlen = _lz4_common_prefix(src, cur, c + 4, limit - cur)
+        lit_len = p - lit
+        if lit_len < 15:
+            out.append(lit_len << 4 | (mlen if mlen < 15 else 15))
+            if lit_len:
+                out += src[lit:p]
+        else:
+            out.append(0xF0 | (mlen if mlen < 15 else 15))
+            out += _lz4_length_bytes(lit_len - 15)
+            out += src[lit:p]
+        d = p - c
+        out.append(d & 255)
+        out.append(d >> 8)
+        if mlen >= 15:
+            if mlen < 270:
+                out.append(mlen - 15)
+            else:
+                out += _lz4_length_bytes(mlen - 15)
+        lit = cur = cur + mlen
+        table[hashes[cur - 2]] = cur - 2
     lit_len = n - lit
     if lit_len < 15:
         out.append(lit_len << 4)

@@ -2003,6 +2003,28 @@ def test_matches_reference_at_table_switch(n):
     assert lj._lz4_compress_block(data) == ref_compress(data)
 
 
+def log_text(rnd, n):
+    lines = b"".join(b"%s %5d request /api/v1/items/%d served in %d ms\n" % (
+        rnd.choice([b"INFO", b"WARN", b"DEBUG"]), rnd.randrange(99999),
+        rnd.randrange(10 ** 6), rnd.randrange(500)) for _ in range(n // 40 + 1))
+    return lines[:n]
+
+
+@pytest.mark.parametrize("n", [13, 14, 50, 400, 1000, lj._LZ4_SMALL_INPUT - 1,
+                               lj._LZ4_SMALL_INPUT, lj._LZ4_SMALL_INPUT + 1])
+def test_matches_reference_on_both_sides_of_the_small_input_path(n):
+    # Up to _LZ4_SMALL_INPUT bytes every position is hashed up front; the
+    # output must not depend on which search ran.  Random runs exercise the
+    # grown steps, text the short matches, module source the long ones.
+    rnd = random.Random(n)
+    source = open(lj.__file__, "rb").read()
+    inputs = [log_text(rnd, n), rnd.randbytes(n), source[n:2 * n],
+              (rnd.randbytes(n // 3 + 1) + bytes(n // 3) + log_text(rnd, n))[:n]]
+    for data in inputs:
+        assert len(data) == n
+        assert lj._lz4_compress_block(data) == ref_compress(data)
+
+
 def test_accepts_buffer_types():
     data = b"hello hello hello hello hello!"
     expected = lj._lz4_compress_block(data)
