@@ -955,11 +955,12 @@ def _lz4_hashes_small(src, m):
     for j in range(4):
         lanes[j::8] = src[j:j + m]
     x = int.from_bytes(lanes, "little")
-    hashes = ((x * 2654435761) >> 20 & int.from_bytes(_LZ4_HASH_LANES[:m << 3], "little")
+    hashes = ((x * _LZ4_PRIME4) >> 20 & int.from_bytes(_LZ4_HASH_LANES[:m << 3], "little")
               ).to_bytes(m << 3, sys.byteorder)
     if sys.byteorder != "little":
         lanes = x.to_bytes(m << 3, sys.byteorder)
     return memoryview(lanes).cast("Q").tolist(), memoryview(hashes).cast("Q").tolist()
+
 
 def _lz4_compress_small(src, n):
     """``_lz4_compress_block`` of an input of 13 to _LZ4_SMALL_INPUT bytes.
