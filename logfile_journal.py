@@ -56,7 +56,7 @@ import argparse
 import base64
 import binascii
 import bisect
-import collections
+import collections.abc
 import contextlib
 import datetime
 import enum
@@ -104,7 +104,7 @@ __all__ = [
     "Layout", "LAYOUTS", "DEFAULT_LAYOUT", "get_layout", "describe_layouts",
     # supporting types
     "ExitCode", "ThreadStartType", "WasiMemoryLayout", "MemoryRegion", "Tty",
-    "EpollEventCtl", "IpCidr", "LogWriteResult", "LogReadResult", "RecordInfo",
+    "EpollEventCtl", "IpCidr", "LogWriteResult", "LogWriteResults", "LogReadResult", "RecordInfo",
     "JournalStop", "JournalReport",
     # entries (the 59 classes are added where they are defined)
     "JournalEntry", "ENTRY_CLASSES",
@@ -617,6 +617,57 @@ class LogWriteResult(NamedTuple):
     def record_size(self) -> int:
         """Length of the record body in bytes."""
         return self.record_end - self.record_start
+
+
+class LogWriteResults(collections.abc.Sequence):
+    """The LogWriteResult of each record one ``write_many`` call wrote, in
+    order: a read-only sequence, made on access (building a tuple per
+    record would cost the writer as much as encoding it).  It compares
+    equal to a list or tuple of the same results, and ``+`` makes a list.
+    """
+
+    __slots__ = ("_first", "_ends")
+
+    def __init__(self, first: int, ends: List[int]) -> None:
+        self._first = first             # the first record's header offset
+        self._ends = ends               # where each record's body ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._ends)))]
+        end = self._ends[index]
+        index = operator.index(index) % len(self._ends)
+        start = self._ends[index - 1] if index else self._first
+        return _new_tuple(LogWriteResult, (start + RECORD_HEADER_SIZE, end))
+
+    def __iter__(self):
+        start = self._first
+        for end in self._ends:
+            yield _new_tuple(LogWriteResult, (start + RECORD_HEADER_SIZE, end))
+            start = end
+
+    def __eq__(self, other):
+        if isinstance(other, (list, tuple, LogWriteResults)):
+            return len(self) == len(other) and all(map(operator.eq, self, other))
+        return NotImplemented
+
+    __hash__ = None
+
+    def __add__(self, other):
+        if isinstance(other, (list, LogWriteResults)):
+            return list(self) + list(other)
+        return NotImplemented
+
+    def __radd__(self, other):
+        if isinstance(other, list):
+            return other + list(self)
+        return NotImplemented
+
+    def __repr__(self):
+        return repr(list(self))
 
 
 class LogReadResult(NamedTuple):
@@ -2620,7 +2671,8 @@ class _Codec:
 
     __slots__ = ("cls", "layout", "unit", "name", "size", "fields", "root",
                  "value_index", "vectors", "plain", "encode_getter", "encoders",
-                 "decode_getter", "decoders", "lz4_index")
+                 "decode_getter", "decoders", "lz4_index", "encode_record",
+                 "encoder_source")
 
     def __init__(self, cls, layout: Layout) -> None:
         archive = cls.archive
@@ -2683,6 +2735,14 @@ class _Codec:
         # The entry field held LZ4-compressed (decoded entries keep the stored form).
         self.lz4_index = next((cls.fields.index(f.name) for f in fields
                                if f.type.vector == "lz4"), None)
+        # ``encode_record(entry, position)``: header + body, the header at
+        # ``position``.  Compiled on first use (see _compile_encoder).
+        self.encode_record = self._compile_and_encode
+        self.encoder_source = None
+
+    def _compile_and_encode(self, entry, position):
+        self.encode_record = _compile_encoder(self)
+        return self.encode_record(entry, position)
 
 
 class JournalEntry(tuple):
@@ -3641,6 +3701,102 @@ def _codec_for(entry, layout: Layout) -> _Codec:
     return codec
 
 
+# Record encoders: one generated function per codec, ``encode(entry,
+# position) -> header + body`` with the header at ``position`` (the
+# writers' hot path).  ``_Codec.encoder_source`` holds the code; for a
+# struct without out-of-line data it is one Struct.pack per alignment
+# phase, header and padding included as a constant prefix.
+
+def _too_large(cls, name, size):
+    return EntryValueError("%s.%s is too large to archive (%d bytes)"
+                           % (cls.__name__, name, size))
+
+
+_RESERVED_NAMES = frozenset(("entry", "position", "here", "root", "size", "pad"))
+
+
+def _encoder_source(codec) -> Tuple[str, dict]:
+    """The source of ``codec``'s record encoder, and its globals."""
+    cls = codec.cls
+    names = {name: (name + "_" if name in _RESERVED_NAMES else name) for name in cls.fields}
+    namespace = {"_ZEROS": _ZEROS, "_too_large": _too_large, "cls": cls}
+    header = _header_struct.pack
+    lines = ["def encode_%s(entry, position):" % cls.__name__]
+    if codec.unit is not None:                  # no body at all
+        namespace["_RECORD"] = header(cls.record_type, 0, 0)
+        lines.append("    return _RECORD")
+        return "\n".join(lines) + "\n", namespace
+    if cls.fields:
+        lines.append("    %s%s = entry" % (", ".join(names[name] for name in cls.fields),
+                                            "," if len(cls.fields) == 1 else ""))
+    encode = {index: function for index, function in codec.encoders}
+    values = []                                  # root values, in root order
+    vectors = []
+    for field in sorted(codec.fields, key=operator.attrgetter("offset")):
+        var = names[field.name]
+        index = codec.value_index[field.name]
+        if field.type.vector:
+            vectors.append((var, field))
+            values += [var + "_at", var + "_len"]
+        elif index in encode:
+            namespace["_encode_" + var] = encode[index]
+            values.append("_encode_%s(%s)" % (var, var))
+        else:
+            values.append(var)
+    if not vectors:
+        # The body is padding to 8 and the root: constant per phase.
+        phases = []
+        for phase in range(8):
+            pad = -(phase + RECORD_HEADER_SIZE) & 7
+            prefix = header(cls.record_type, 0, pad + codec.size) + bytes(pad)
+            phases.append((struct.Struct("<%ds" % len(prefix) + codec.root.format[1:]).pack,
+                           prefix))
+        namespace["_PHASES"] = tuple(phases)
+        lines.append("    pack, prefix = _PHASES[position & 7]")
+        lines.append("    return pack(prefix, %s)" % ", ".join(values))
+        return "\n".join(lines) + "\n", namespace
+    # Out-of-line data first, each padded to its alignment, in field order;
+    # then the root, padded to 8, pointing back at them.
+    namespace["_pack_header"] = header
+    namespace["_pack_root"] = codec.root.pack
+    lines.append("    here = position + %d" % RECORD_HEADER_SIZE)
+    pieces = []
+    for var, field in vectors:
+        kind = field.type.vector
+        if kind == "str":
+            lines.append("    %s = %s.encode('utf-8')" % (var, var))
+        elif kind == "lz4":
+            lines.append("    %s = entry.compressed_data" % var)
+        if field.type.align > 1:
+            lines.append("    %s_pad = -here & %d" % (var, field.type.align - 1))
+            lines.append("    %s_at = here + %s_pad" % (var, var))
+            pieces.append("_ZEROS[:%s_pad]" % var)
+        else:
+            lines.append("    %s_at = here" % var)
+        pieces.append(var)
+        lines.append("    %s_len = len(%s)" % (var, var))
+        lines.append("    here = %s_at + %s_len" % (var, var))
+    lines.append("    pad = -here & 7")
+    lines.append("    root = here + pad")
+    for var, field in vectors:
+        lines.append("    %s_at -= root%s" % (var, " + %d" % field.offset if field.offset else ""))
+        lines.append("    if %s_at < -2147483648 or %s_len > 4294967295:" % (var, var))
+        lines.append("        raise _too_large(cls, %r, %s_len)" % (field.name, var))
+    lines.append("    size = root + %d - position - %d" % (codec.size, RECORD_HEADER_SIZE))
+    lines.append("    return b''.join((_pack_header(%d, size >> 32, size & 4294967295), %s, "
+                 "_ZEROS[:pad], _pack_root(%s)))"
+                 % (cls.record_type, ", ".join(pieces), ", ".join(values)))
+    return "\n".join(lines) + "\n", namespace
+
+
+def _compile_encoder(codec):
+    """``codec``'s record encoder, compiled from _encoder_source."""
+    source, namespace = _encoder_source(codec)
+    exec(compile(source, "<encoder of %s>" % codec.cls.__name__, "exec"), namespace)
+    codec.encoder_source = source
+    return namespace["encode_" + codec.cls.__name__]
+
+
 def encode_entry(entry: JournalEntry, position: int = 0,
                  layout: Union[str, Layout, None] = None) -> bytes:
     """The archived body of ``entry`` when it is written at ``position``.
@@ -3654,55 +3810,14 @@ def encode_entry(entry: JournalEntry, position: int = 0,
     entry it cannot hold raises EntryValueError.
     """
     codec = _codec_for(entry, _DEFAULT_LAYOUT if layout is None else get_layout(layout))
-    if codec.unit is not None:
-        return b""                      # serialize_value(&()) writes nothing
-    getter = codec.encode_getter
-    raw = entry if getter is None else getter(entry)
-    encoders = codec.encoders
-    vectors = codec.vectors
-    if not encoders and not vectors:
-        # Plain struct: only padding to 8 before the root.
-        pad = -position & 7
-        return _ZEROS[:pad] + codec.root.pack(*raw) if pad else codec.root.pack(*raw)
-    raw = list(raw)
-    for value_index, encode in encoders:
-        raw[value_index] = encode(raw[value_index])
-    # Each vector is padded to its alignment and written in field order; the
-    # root (padded to 8) follows and points back at them.
-    chunks = []
-    here = position
-    for value_index, _, field in vectors:
-        kind = field.type.vector
-        data = raw[value_index]
-        if kind == "str":
-            data = data.encode("utf-8")
-        elif kind == "lz4":
-            data = entry.compressed_data
-        pad = -here & (field.type.align - 1)
-        chunks.append(_ZEROS[:pad])
-        chunks.append(data)
-        raw[value_index] = here + pad          # its start, made relative below
-        raw[value_index + 1] = len(data)
-        here += pad + len(data)
-    pad = -here & 7
-    chunks.append(_ZEROS[:pad])
-    here += pad
-    for value_index, offset, field in vectors:
-        relative = raw[value_index] - (here + offset)
-        if relative < -(1 << 31) or raw[value_index + 1] > 0xFFFFFFFF:
-            raise EntryValueError("%s.%s is too large to archive (%d bytes)"
-                                  % (codec.cls.__name__, field.name, raw[value_index + 1]))
-        raw[value_index] = relative
-    chunks.append(codec.root.pack(*raw))
-    return b"".join(chunks)
+    return codec.encode_record(entry, position - RECORD_HEADER_SIZE)[RECORD_HEADER_SIZE:]
 
 
 def encode_record(entry: JournalEntry, position: int,
                   layout: Union[str, Layout, None] = None) -> bytes:
     """Header and body of ``entry`` as written with its header at ``position``."""
-    body = encode_entry(entry, position + RECORD_HEADER_SIZE, layout)
-    return _header_struct.pack(entry.record_type, len(body) >> 32,
-                               len(body) & 0xFFFFFFFF) + body
+    codec = _codec_for(entry, _DEFAULT_LAYOUT if layout is None else get_layout(layout))
+    return codec.encode_record(entry, position)
 
 
 def _decode_body(codec, buf, start, end, base, max_uncompressed):
@@ -4919,7 +5034,7 @@ class LogFileJournalTx:
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def write_many(self, entries) -> List[LogWriteResult]:
+    def write_many(self, entries) -> "LogWriteResults":
         """Append every entry of ``entries`` (any iterable), in order: all
         of them, or -- if one cannot be stored or a write fails -- none (the
         file is cut back and the error raised).
@@ -4946,68 +5061,58 @@ class LogFileJournalTx:
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def _append_many(self, entries) -> List[LogWriteResult]:
+    def _append_many(self, entries) -> LogWriteResults:
         if self._broken is not None:
             raise JournalError(self._broken, self._pos)
         self._drain()                   # what write() buffered goes first
         fd = self._fd
         layout = self.layout
-        pack_header = _header_struct.pack
+        codecs = layout._codecs
         first = pos = self._pos
         chunk = bytearray()
         chunk_start = pos
-        results = []
-        codecs = layout._codecs
+        ends = []                       # where each record ends
+        add_end = ends.append
         try:
             for entry in entries:
-                start = pos + RECORD_HEADER_SIZE
-                codec = codecs.get(type(entry))
-                if codec is not None and codec.plain and not start & 7:
-                    # A plain struct at an 8-aligned place: its root alone.
-                    body = codec.root.pack(*entry)
-                else:
-                    body = encode_entry(entry, start, layout)
-                size = len(body)
-                header = pack_header(entry.record_type, size >> 32, size & 0xFFFFFFFF)
-                if size >= 1 << 16:             # a large body: no copy into the chunk
-                    chunk += header
+                codec = codecs.get(type(entry)) or _codec_for(entry, layout)
+                record = codec.encode_record(entry, pos)
+                pos += len(record)
+                if len(record) >= 1 << 16:      # a large record: no copy into the chunk
                     _pwrite_all(fd, chunk, chunk_start)
-                    _pwrite_all(fd, body, start)
+                    _pwrite_all(fd, record, pos - len(record))
                     del chunk[:]
-                    chunk_start = start + size
+                    chunk_start = pos
                 else:
-                    chunk += header
-                    chunk += body
+                    chunk += record
                     if len(chunk) >= 1 << 16:
                         _pwrite_all(fd, chunk, chunk_start)
                         del chunk[:]
-                        chunk_start = start + size
-                results.append(_new_tuple(LogWriteResult, (start, start + size)))
-                pos = start + size
+                        chunk_start = pos
+                add_end(pos)
             if chunk:
                 _pwrite_all(fd, chunk, chunk_start)
-            if self.sync_mode == "always" and results:
+            if self.sync_mode == "always" and ends:
                 _fsync(fd)
         except BaseException:
             self._cut_back(first)
             raise
         self._pos = pos
-        return results
+        return LogWriteResults(first, ends)
 
     def _append(self, entry: JournalEntry) -> LogWriteResult:
         if self._broken is not None:
             raise JournalError(self._broken, self._pos)
         header_offset = self._pos
-        start = header_offset + RECORD_HEADER_SIZE
-        body = encode_entry(entry, start, self.layout)
-        size = len(body)
-        record = _header_struct.pack(entry.record_type, size >> 32, size & 0xFFFFFFFF)
+        layout = self.layout
+        codec = layout._codecs.get(type(entry)) or _codec_for(entry, layout)
+        record = codec.encode_record(entry, header_offset)
+        end = header_offset + len(record)
         buffer = self._buffer
         if buffer is not None:
             kept = len(buffer)
             buffer += record
-            buffer += body
-            self._pos = start + size
+            self._pos = end
             if len(buffer) >= self.buffer_size:
                 try:
                     self._drain()
@@ -5019,18 +5124,14 @@ class LogFileJournalTx:
                     raise
         else:
             try:
-                if size < 1 << 16:
-                    _pwrite_all(self._fd, record + body, header_offset)
-                else:                               # don't copy a big body again
-                    _pwrite_all(self._fd, record, header_offset)
-                    _pwrite_all(self._fd, body, start)
+                _pwrite_all(self._fd, record, header_offset)
                 if self.sync_mode == "always":
                     _fsync(self._fd)
             except BaseException:
                 self._cut_back(header_offset)
                 raise
-            self._pos = start + size
-        return _new_tuple(LogWriteResult, (start, start + size))
+            self._pos = end
+        return _new_tuple(LogWriteResult, (header_offset + RECORD_HEADER_SIZE, end))
 
     def _cut_back(self, offset: int) -> None:
         """After a failed write: cut the file back to ``offset``, so that no
@@ -5135,7 +5236,7 @@ class UnsupportedJournal:
         """Always raises UnsupportedOperationError."""
         raise UnsupportedOperationError("this journal cannot be written to")
 
-    def write_many(self, entries) -> List[LogWriteResult]:
+    def write_many(self, entries) -> "LogWriteResults":
         """Always raises UnsupportedOperationError."""
         raise UnsupportedOperationError("this journal cannot be written to")
 
@@ -5160,7 +5261,7 @@ class RecombinedJournal:
         """Append ``entry`` through the writer."""
         return self.tx.write(entry)
 
-    def write_many(self, entries) -> List[LogWriteResult]:
+    def write_many(self, entries) -> "LogWriteResults":
         """Append all of ``entries`` through the writer, or none of them."""
         return self.tx.write_many(entries)
 

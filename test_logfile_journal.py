@@ -402,6 +402,11 @@ def test_every_variant_roundtrips_at_every_phase(entry):
         body = lj.encode_entry(entry, position)
         assert len(body) % 8 == 0
         assert lj.decode_entry(entry.record_type, body, position) == entry
+        record = lj.encode_record(entry, position - 8)
+        assert record == struct.pack(">HHI", entry.record_type, 0, len(body)) + body
+    for position in range(1, 8):          # wasmer's bodies all start 8-aligned
+        body = lj.encode_entry(entry, position)
+        assert not body or (position + len(body)) % 8 == 0
     bodies = {lj.encode_entry(entry, position) for position in (0, 16, 32, 1 << 40)}
     assert len(bodies) == 1, "the padding depends on the position mod 16 only"
 
@@ -4155,7 +4160,7 @@ def test_each_record_is_one_write(tmp_path, monkeypatch):
     assert writes == [(lj.encode_record(lj.CreatePipeV1(1, 2), 8), 8)]
 
 
-def test_large_bodies_are_not_copied_with_their_header(tmp_path, monkeypatch):
+def test_a_large_record_is_one_write(tmp_path, monkeypatch):
     writes = []
     real = lj._pwrite
     monkeypatch.setattr(lj, "_pwrite", lambda fd, data, offset: writes.append(
@@ -4166,7 +4171,7 @@ def test_large_bodies_are_not_copied_with_their_header(tmp_path, monkeypatch):
         del writes[:]
         journal.write(entry)
     body = lj.encode_entry(entry, 16)
-    assert writes == [(8, 8), (len(body), 16)]
+    assert writes == [(8 + len(body), 8)]     # header and body built in one piece
     assert file_entries(tmp_path / "big.journal") == [entry]
 
 
@@ -4186,6 +4191,48 @@ def test_write_many_writes_what_write_would(tmp_path, options):
         assert journal.write_many([]) == []
     assert [expected[0]] + results == expected
     assert many.read_bytes() == one.read_bytes()
+
+
+def test_write_many_results_are_a_sequence_of_where_bodies_landed(tmp_path):
+    with LogFileJournal(tmp_path / "r.journal") as journal:
+        results = journal.write_many([lj.CreatePipeV1(1, 2),
+                                      lj.SocketSendV1(3, b"hello", 0, False),
+                                      lj.ProcessExitV1(None)])
+        again = journal.write_many([])
+    body = lj.encode_entry(lj.SocketSendV1(3, b"hello", 0, False), 32)
+    exit_at = 40 + len(body)
+    expected = [lj.LogWriteResult(16, 24), lj.LogWriteResult(32, 32 + len(body)),
+                lj.LogWriteResult(exit_at, exit_at + 16)]
+    assert isinstance(results, lj.LogWriteResults) and len(results) == 3
+    assert results == expected and results == tuple(expected) and list(results) == expected
+    assert results[0] == expected[0] and results[-1] == expected[2]
+    assert results[-2] == expected[1] and results[1:] == expected[1:]
+    assert results[::-1] == expected[::-1]
+    assert results[2].record_size == len(lj.encode_entry(lj.ProcessExitV1(None), 0)) == 16
+    with pytest.raises(IndexError):
+        results[3]
+    with pytest.raises(IndexError):
+        results[-4]
+    assert results + [] == expected and [] + results == expected
+    assert results != expected[:2] and results != "abc" and again == []
+    assert repr(results) == repr(expected)
+    with pytest.raises(TypeError):
+        hash(results)
+
+
+def test_record_encoders_are_generated_readable_code():
+    codec = lj.get_layout("wasmer-6")._codecs[lj.SocketSendV1]
+    lj.encode_record(lj.SocketSendV1(3, b"x", 0, False), 8, "wasmer-6")
+    source = codec.encoder_source
+    assert source.startswith("def encode_SocketSendV1(entry, position):\n")
+    assert "    fd, data, flags, is_64bit = entry\n" in source
+    assert "raise _too_large(cls, 'data', data_len)" in source
+    plain = lj.get_layout("wasmer-6")._codecs[lj.CreatePipeV1]
+    lj.encode_record(lj.CreatePipeV1(1, 2), 8, "wasmer-6")
+    assert plain.encoder_source == ("def encode_CreatePipeV1(entry, position):\n"
+                                    "    fd1, fd2 = entry\n"
+                                    "    pack, prefix = _PHASES[position & 7]\n"
+                                    "    return pack(prefix, fd1, fd2)\n")
 
 
 def test_write_many_writes_all_or_nothing(tmp_path, monkeypatch):
