@@ -5937,7 +5937,7 @@ class FilesReport(NamedTuple):
     files: int                  # regular files made (each counted once)
     symlinks: int               # symbolic links made
     links: int                  # further names of a file (hard links)
-    bytes_written: int          # file data the writes put in place
+    bytes_written: int          # file data written (also to files unlinked later)
     other_writes: int           # writes to descriptors that are not files: stdio, pipes, sockets
     refused: List[FileRefusal]  # in the order of the records
 
@@ -6324,7 +6324,8 @@ class _FileReplay:
             node = self._file_of(entry.fd)
             end = entry.offset + entry.len
             if node is not None and end > node.size:    # fd_allocate never shrinks
-                self._check_size(end, "allocating up to byte %s" % _int_text(end))
+                self._check_size(end, "allocating %s at offset %s" % (
+                    _plural(entry.len, "byte", "bytes"), _int_text(entry.offset)))
                 self.set_size(node, end)
         elif cls is CreateDirectoryV1:
             self.create_directory(entry)
