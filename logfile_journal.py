@@ -6133,6 +6133,12 @@ class _FileReplay:
         self._make_file(node)
         return node
 
+    def _sized_file(self, fd: int) -> _Node:
+        node = self._file_of(fd)
+        if node is None:
+            raise _Refused("descriptor %d is not open on a file" % fd)
+        return node
+
     def _check_size(self, end: int, what: str) -> None:
         if end > self.max_file_size:
             raise _Refused("%s would make the file %s bytes, more than max_file_size %s"
@@ -6316,14 +6322,13 @@ class _FileReplay:
             if descriptor is not None:
                 descriptor.append = bool(entry.flags & Fdflags.APPEND)
         elif cls is FileDescriptorSetSizeV1:
-            node = self._file_of(entry.fd)
-            if node is not None:
-                self._check_size(entry.st_size, "setting the size")
-                self.set_size(node, entry.st_size)
+            node = self._sized_file(entry.fd)
+            self._check_size(entry.st_size, "setting the size")
+            self.set_size(node, entry.st_size)
         elif cls is FileDescriptorAllocateV1:
-            node = self._file_of(entry.fd)
+            node = self._sized_file(entry.fd)
             end = entry.offset + entry.len
-            if node is not None and end > node.size:    # fd_allocate never shrinks
+            if end > node.size:                     # fd_allocate never shrinks
                 self._check_size(end, "allocating %s at offset %s" % (
                     _plural(entry.len, "byte", "bytes"), _int_text(entry.offset)))
                 self.set_size(node, end)
@@ -6493,6 +6498,9 @@ def extract_files(journal, directory, *, overwrite: bool = False, at: Optional[i
         raise ValueError("at counts snapshots from 1")
     if max_file_size < 0:
         raise ValueError("max_file_size must not be negative")
+    if not hasattr(os, "O_DIRECTORY") or os.link not in os.supports_dir_fd:
+        raise UnsupportedOperationError("extract_files needs a POSIX system (it makes the "
+                                        "tree through directory descriptors)")
     if isinstance(journal, (str, os.PathLike)):
         with LogFileJournal.new_readonly(journal) as opened:
             return extract_files(opened, directory, overwrite=overwrite, at=at,

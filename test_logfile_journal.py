@@ -1082,6 +1082,8 @@ def test_extract_files_refuses_what_would_leave_the_directory(tmp_path):
         lj.RemoveDirectoryV1(3, "missing"),
         opened(6, "dir", lj.Oflags.DIRECTORY),
         written(6, 0, b"into a directory"),
+        lj.FileDescriptorSetSizeV1(99, 1),            # never opened: nothing to size
+        lj.FileDescriptorAllocateV1(1, 0, 1),         # stdio
     ]
     results = write_file(path, *entries)
     report = lj.extract_files(str(path), tmp_path / "out", max_file_size=1 << 20)
@@ -1112,6 +1114,8 @@ def test_extract_files_refuses_what_would_leave_the_directory(tmp_path):
         "'missing' is not in the extracted tree",
         None,
         "descriptor 6 is a directory",
+        "descriptor 99 is not open on a file",
+        "descriptor 1 is not open on a file",
     ]
     assert report.refused == [
         lj.FileRefusal(result.record_start - 8, type(entry).__name__, reason)
