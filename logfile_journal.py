@@ -48,7 +48,7 @@ Sections, in the order data goes through them:
     JSON                      entry_to_json, entry_from_json
     wasmer's text             wasmer_text (what PrintingJournal prints)
     wasmer's tools            filtered_out (FilteredJournal), memory_image (MemFileJournal),
-                              memory_pages (its map)
+                              memory_pages (its map), extract_files (what mount showed)
     Command line              main()
 """
 
@@ -114,6 +114,7 @@ __all__ = [
     "entry_to_json", "entry_from_json", "JSON_VARIANT_NAMES", "wasmer_text",
     "FILTER_CATEGORIES", "filter_category", "filtered_out", "memory_image",
     "MemoryPage", "memory_pages", "WASM_PAGE_SIZE",
+    "extract_files", "FilesReport", "FileRefusal", "DEFAULT_MAX_FILE_SIZE", "MAX_TREE_DEPTH",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
     "RecombinedJournal", "UnsupportedJournal", "check", "repair", "convert", "load", "open",
     "main",
@@ -6143,6 +6144,640 @@ def _image_write(image: bytearray, offset: int, data: bytes, max_size: int) -> N
     image[offset:end] = data
 
 
+#: Largest file extract_files() makes: a write, size or allocation past it
+#: is refused (a hostile journal could ask for 2**64 bytes).
+DEFAULT_MAX_FILE_SIZE = 1 << 30
+
+#: Deepest directory extract_files() makes or walks (each path check walks
+#: up at most this far, so no record costs more than that).
+MAX_TREE_DEPTH = 256
+
+
+class FileRefusal(NamedTuple):
+    """A record extract_files() did not carry out (or an entry it could not
+    make), and why."""
+    offset: int                 # the record's header offset, as inspect shows it
+    record_type: str            # its entry class, e.g. "OpenFileDescriptorV1"
+    reason: str
+
+
+class FilesReport(NamedTuple):
+    """What extract_files() made."""
+    directories: int            # directories made (DIR itself not counted)
+    files: int                  # regular files made (each counted once)
+    symlinks: int               # symbolic links made
+    links: int                  # further names of a file (hard links)
+    bytes_written: int          # file data written (also to files unlinked later)
+    other_writes: int           # writes to descriptors that are not files: stdio, pipes, sockets
+    refused: List[FileRefusal]  # in the order of the records
+
+
+class _Refused(Exception):
+    """A record that extract_files() refuses; the message says why."""
+
+
+class _Node:
+    """A file-tree entry as the journal leaves it.
+
+    ``kind`` is "dir", "file", "symlink" or "unknown": a path opened without
+    O_CREAT that the journal never made (it existed before, outside the
+    journal), which becomes a file when written and a directory when used
+    as one.  A directory is made if ``explicit`` (CreateDirectoryV1) or if
+    something is made inside it; an unknown entry is never made.
+    """
+    __slots__ = ("kind", "explicit", "entries", "parent", "inode", "size", "names",
+                 "target", "atime", "mtime", "origin", "times_origin")
+
+    def __init__(self, kind: str, origin: Tuple[int, str], explicit: bool = False) -> None:
+        self.kind = kind
+        self.explicit = explicit
+        self.entries: Dict[str, "_Node"] = {}
+        self.parent: Optional["_Node"] = None       # directories only
+        self.inode = 0                              # files: the staging file's number
+        self.size = 0
+        self.names = 0                              # how many directory entries name it
+        self.target = ""                            # symlinks
+        self.atime: Optional[int] = None
+        self.mtime: Optional[int] = None
+        self.origin = origin                        # (header offset, type) that made it
+        self.times_origin = origin                  # and that set its times
+
+
+class _Descriptor:
+    """An open descriptor: shared by fd_dup's copies, as a POSIX file
+    description is (so are its flags)."""
+    __slots__ = ("node", "append")
+
+    def __init__(self, node: _Node, append: bool) -> None:
+        self.node = node
+        self.append = append
+
+
+# Records that make a descriptor that is not a file (a pipe, a socket, ...):
+# whatever the fd numbered before is gone.
+_OTHER_FD_FIELDS = {CreatePipeV1: ("fd1", "fd2"), SocketPairV1: ("fd1", "fd2"),
+                    SocketOpenV1: ("fd",), SocketAcceptedV1: ("fd",),
+                    EpollCreateV1: ("fd",), CreateEventV1: ("fd",)}
+_FOLLOW = Lookupflags.SYMLINK_FOLLOW
+
+
+class _FileReplay:
+    """Replays the file-system records onto a tree of _Node; file contents
+    go to staging files (one per file, named by number) in ``staging_fd``."""
+
+    def __init__(self, staging_fd: int, max_file_size: int) -> None:
+        self.staging_fd = staging_fd
+        self.max_file_size = max_file_size
+        self.origin = (0, "")
+        self.root = _Node("dir", self.origin, explicit=True)
+        self.fds: Dict[int, _Descriptor] = {}
+        self.inodes = 0
+        self.host_fds: Dict[int, int] = {}          # inode -> open staging fd (a few)
+        self.bytes_written = 0
+        self.other_writes = 0
+
+    def close(self) -> None:
+        for fd in self.host_fds.values():
+            os.close(fd)
+        self.host_fds.clear()
+
+    # -- paths ----------------------------------------------------------
+
+    def _base(self, fd: int) -> _Node:
+        """The directory a path relative to ``fd`` starts from: one the
+        journal opened, else the root (a preopened directory)."""
+        descriptor = self.fds.get(fd)
+        if descriptor is None:
+            return self.root
+        node = descriptor.node
+        if node.kind == "unknown":
+            self._make_dir(node)
+        elif node.kind != "dir":
+            raise _Refused("descriptor %d is not a directory" % fd)
+        return node
+
+    def _make_dir(self, node: _Node) -> None:
+        node.kind, node.entries = "dir", {}
+
+    def _depth(self, node: _Node) -> int:
+        """How deep ``node`` is (a detached one counts from its top); past
+        MAX_TREE_DEPTH is refused."""
+        depth = 0
+        while node.parent is not None:
+            node = node.parent
+            depth += 1
+            if depth > MAX_TREE_DEPTH:
+                raise _Refused("the tree would be deeper than %d directories" % MAX_TREE_DEPTH)
+        return depth
+
+    def _new(self, parent: _Node, name: str, kind: str, explicit: bool = False) -> _Node:
+        node = _Node(kind, self.origin, explicit)
+        if kind == "dir":
+            node.parent = parent
+            self._depth(node)
+        elif kind == "file":
+            self._make_file(node)
+        node.names = 1
+        parent.entries[name] = node
+        return node
+
+    def _make_file(self, node: _Node) -> None:
+        if node.kind != "file" or not node.inode:
+            node.kind = "file"
+            self.inodes += 1
+            node.inode = self.inodes
+
+    def resolve(self, fd: int, path: str, create: bool) -> Tuple[_Node, Optional[str]]:
+        """(directory, name) that ``path`` relative to ``fd`` names; name is
+        None when the path is the directory itself ("", ".", "a/..").
+
+        A leading "/" is the root of the tree (DIR), as in wasmer, where it
+        is the guest's root and never the host's.  ``..`` goes up, but never
+        above the root; a symbolic link on the way is refused, never
+        followed; missing directories on the way are made (as implicit
+        ones) when ``create``, else refused.
+        """
+        if "\0" in path:
+            raise _Refused("%r holds a NUL byte" % path)
+        node = self.root if path.startswith("/") else self._base(fd)
+        parts = [part for part in path.split("/") if part and part != "."]
+        for index, part in enumerate(parts):
+            if part == "..":
+                if node.parent is None:
+                    raise _Refused("%r leaves the extracted tree (..)" % path)
+                node = node.parent
+                continue
+            if index == len(parts) - 1:
+                return node, part
+            child = node.entries.get(part)
+            if child is None:
+                if not create:
+                    raise _Refused("%r: no directory %r in the extracted tree" % (path, part))
+                child = self._new(node, part, "dir")
+            elif child.kind == "symlink":
+                raise _Refused("%r goes through the symbolic link %r (never followed)"
+                               % (path, part))
+            elif child.kind == "unknown":
+                self._make_dir(child)
+                child.parent = node
+            elif child.kind != "dir":
+                raise _Refused("%r: %r is not a directory" % (path, part))
+            node = child
+        return node, None
+
+    def lookup(self, fd: int, path: str, follow: bool = False) -> _Node:
+        """The entry ``path`` names (refused if there is none)."""
+        parent, name = self.resolve(fd, path, create=False)
+        if name is None:
+            return parent
+        node = parent.entries.get(name)
+        if node is None:
+            raise _Refused("%r is not in the extracted tree" % path)
+        if follow and node.kind == "symlink":
+            raise _Refused("%r is a symbolic link (never followed)" % path)
+        return node
+
+    # -- file contents --------------------------------------------------
+
+    def _host_fd(self, node: _Node) -> int:
+        fd = self.host_fds.get(node.inode)
+        if fd is None:
+            if len(self.host_fds) >= 32:            # a few stay open; the oldest goes
+                os.close(self.host_fds.pop(next(iter(self.host_fds))))
+            fd = os.open(str(node.inode), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+                         0o666, dir_fd=self.staging_fd)
+            self.host_fds[node.inode] = fd
+        return fd
+
+    def _file_of(self, fd: int) -> Optional[_Node]:
+        """The file descriptor ``fd`` writes to; None for stdio, pipes,
+        sockets and descriptors the journal never opened."""
+        descriptor = self.fds.get(fd)
+        if descriptor is None:
+            return None
+        node = descriptor.node
+        if node.kind == "dir":
+            raise _Refused("descriptor %d is a directory" % fd)
+        if node.kind == "symlink":
+            raise _Refused("descriptor %d is a symbolic link (never written through)" % fd)
+        self._make_file(node)
+        return node
+
+    def _sized_file(self, fd: int) -> _Node:
+        node = self._file_of(fd)
+        if node is None:
+            raise _Refused("descriptor %d is not open on a file" % fd)
+        return node
+
+    def _check_size(self, end: int, what: str) -> None:
+        if end > self.max_file_size:
+            raise _Refused("%s would make the file %s bytes, more than max_file_size %s"
+                           % (what, _int_text(end), _int_text(self.max_file_size)))
+
+    def set_size(self, node: _Node, size: int) -> None:
+        if node.names:                              # an unlinked file is not kept
+            os.ftruncate(self._host_fd(node), size)
+        node.size = size
+
+    def write(self, entry) -> None:
+        node = self._file_of(entry.fd)
+        if node is None:
+            self.other_writes += 1
+            return
+        offset = node.size if self.fds[entry.fd].append else entry.offset
+        end = offset + len(entry.data)
+        self._check_size(end, "writing %s at offset %s" % (
+            _plural(len(entry.data), "byte", "bytes"), _int_text(offset)))
+        if entry.data:
+            if node.names:
+                _pwrite_all(self._host_fd(node), entry.data, offset)
+            node.size = max(node.size, end)
+            self.bytes_written += len(entry.data)
+
+    # -- records --------------------------------------------------------
+
+    def open(self, entry) -> None:
+        self.fds.pop(entry.fd, None)                # whatever it was is closed
+        o_flags = entry.o_flags
+        parent, name = self.resolve(entry.dirfd, entry.path, create=True)
+        if name is None:
+            node = parent
+        else:
+            node = parent.entries.get(name)
+            if node is None:
+                kind = ("dir" if o_flags & Oflags.DIRECTORY else
+                        "file" if o_flags & (Oflags.CREATE | Oflags.TRUNC) else "unknown")
+                node = self._new(parent, name, kind, explicit=kind == "file")
+            elif node.kind == "symlink":
+                raise _Refused("%r is a symbolic link (never followed)" % entry.path)
+            elif node.kind == "unknown" and o_flags & Oflags.DIRECTORY:
+                self._make_dir(node)
+                node.parent = parent
+            elif node.kind == "unknown" and o_flags & Oflags.CREATE:
+                self._make_file(node)
+        if o_flags & Oflags.DIRECTORY and node.kind == "file":
+            raise _Refused("%r is not a directory" % entry.path)
+        if o_flags & Oflags.TRUNC:
+            if node.kind == "dir":
+                raise _Refused("%r is a directory (O_TRUNC)" % entry.path)
+            self._make_file(node)
+            self.set_size(node, 0)
+        self.fds[entry.fd] = _Descriptor(node, bool(entry.fs_flags & Fdflags.APPEND))
+
+    def create_directory(self, entry) -> None:
+        parent, name = self.resolve(entry.fd, entry.path, create=True)
+        node = parent if name is None else parent.entries.get(name)
+        if node is None:
+            self._new(parent, name, "dir", explicit=True)
+        elif node.kind == "unknown":
+            self._make_dir(node)
+            node.parent, node.explicit = parent, True
+        elif node.kind == "dir":
+            node.explicit = True                    # wasmer's mount ignored "exists"
+        else:
+            raise _Refused("%r exists and is not a directory" % entry.path)
+
+    def remove_directory(self, entry) -> None:
+        parent, name = self.resolve(entry.fd, entry.path, create=False)
+        node = None if name is None else parent.entries.get(name)
+        if name is None:
+            raise _Refused("%r is not a directory entry that can be removed" % entry.path)
+        if node is None:
+            raise _Refused("%r is not in the extracted tree" % entry.path)
+        if node.kind != "dir":
+            raise _Refused("%r is not a directory" % entry.path)
+        if node.entries:
+            raise _Refused("%r is not empty" % entry.path)
+        del parent.entries[name]
+        node.parent = None
+
+    def unlink(self, entry) -> None:
+        parent, name = self.resolve(entry.fd, entry.path, create=False)
+        node = None if name is None else parent.entries.get(name)
+        if node is None:
+            raise _Refused("%r is not in the extracted tree" % entry.path)
+        if node.kind == "dir":
+            raise _Refused("%r is a directory" % entry.path)
+        del parent.entries[name]
+        node.names -= 1
+
+    def rename(self, entry) -> None:
+        old_parent, old_name = self.resolve(entry.old_fd, entry.old_path, create=False)
+        node = None if old_name is None else old_parent.entries.get(old_name)
+        if node is None:
+            raise _Refused("%r is not in the extracted tree" % entry.old_path)
+        new_parent, new_name = self.resolve(entry.new_fd, entry.new_path, create=True)
+        if new_name is None:
+            raise _Refused("%r names a directory itself" % entry.new_path)
+        there = new_parent.entries.get(new_name)
+        if there is node:
+            return                                  # the same entry (or a hard link of it)
+        if node.kind == "dir":
+            if there is not None and (there.kind != "dir" or there.entries):
+                raise _Refused("%r exists and is not an empty directory" % entry.new_path)
+            ancestor, steps = new_parent, 0
+            while ancestor is not None:
+                if ancestor is node:
+                    raise _Refused("%r is inside %r" % (entry.new_path, entry.old_path))
+                ancestor, steps = ancestor.parent, steps + 1
+                if steps > MAX_TREE_DEPTH:
+                    raise _Refused("the tree would be deeper than %d directories"
+                                   % MAX_TREE_DEPTH)
+        elif there is not None and there.kind == "dir":
+            raise _Refused("%r is a directory" % entry.new_path)
+        if there is not None:
+            there.names -= 1
+            there.parent = None
+        del old_parent.entries[old_name]
+        new_parent.entries[new_name] = node
+        if node.kind == "dir":
+            node.parent = new_parent
+
+    def symlink(self, entry) -> None:
+        if "\0" in entry.old_path:
+            raise _Refused("the link target %r holds a NUL byte" % entry.old_path)
+        parent, name = self.resolve(entry.fd, entry.new_path, create=True)
+        if name is None or name in parent.entries:
+            raise _Refused("%r exists" % entry.new_path)
+        self._new(parent, name, "symlink").target = entry.old_path
+
+    def link(self, entry) -> None:
+        node = self.lookup(entry.old_fd, entry.old_path, follow=bool(entry.old_flags & _FOLLOW))
+        if node.kind == "dir":
+            raise _Refused("%r is a directory (no hard links to those)" % entry.old_path)
+        parent, name = self.resolve(entry.new_fd, entry.new_path, create=True)
+        if name is None or name in parent.entries:
+            raise _Refused("%r exists" % entry.new_path)
+        parent.entries[name] = node
+        node.names += 1
+
+    def set_times(self, node: _Node, entry) -> None:
+        flags = entry.fst_flags
+        if flags & (Fstflags.SET_ATIM | Fstflags.SET_MTIM):
+            node.times_origin = self.origin
+        if flags & Fstflags.SET_ATIM:
+            node.atime = entry.st_atim
+        if flags & Fstflags.SET_MTIM:
+            node.mtime = entry.st_mtim
+        if flags & (Fstflags.SET_ATIM_NOW | Fstflags.SET_MTIM_NOW):
+            raise _Refused("the journal does not hold the time a \"now\" stands for")
+
+    def replay(self, result: LogReadResult) -> None:
+        entry = result.record
+        cls = type(entry)
+        self.origin = (result.header_offset, cls.__name__)
+        if cls is FileDescriptorWriteV1:
+            self.write(entry)
+        elif cls in (OpenFileDescriptorV1, OpenFileDescriptorV2):
+            self.open(entry)
+        elif cls is CloseFileDescriptorV1:
+            self.fds.pop(entry.fd, None)
+        elif cls is RenumberFileDescriptorV1:
+            descriptor = self.fds.pop(entry.old_fd, None)
+            self.fds.pop(entry.new_fd, None)
+            if descriptor is not None:
+                self.fds[entry.new_fd] = descriptor
+        elif cls in (DuplicateFileDescriptorV1, DuplicateFileDescriptorV2):
+            descriptor = self.fds.get(entry.original_fd)
+            self.fds.pop(entry.copied_fd, None)
+            if descriptor is not None:
+                self.fds[entry.copied_fd] = descriptor
+        elif cls in _OTHER_FD_FIELDS:
+            for field in _OTHER_FD_FIELDS[cls]:
+                self.fds.pop(getattr(entry, field), None)
+        elif cls in (InitModuleV1, ProcessExitV1):
+            self.fds.clear()                        # descriptors end with their process
+        elif cls is FileDescriptorSetFlagsV1:
+            descriptor = self.fds.get(entry.fd)
+            if descriptor is not None:
+                descriptor.append = bool(entry.flags & Fdflags.APPEND)
+        elif cls is FileDescriptorSetSizeV1:
+            node = self._sized_file(entry.fd)
+            self._check_size(entry.st_size, "setting the size")
+            self.set_size(node, entry.st_size)
+        elif cls is FileDescriptorAllocateV1:
+            node = self._sized_file(entry.fd)
+            end = entry.offset + entry.len
+            if end > node.size:                     # fd_allocate never shrinks
+                self._check_size(end, "allocating %s at offset %s" % (
+                    _plural(entry.len, "byte", "bytes"), _int_text(entry.offset)))
+                self.set_size(node, end)
+        elif cls is CreateDirectoryV1:
+            self.create_directory(entry)
+        elif cls is RemoveDirectoryV1:
+            self.remove_directory(entry)
+        elif cls is UnlinkFileV1:
+            self.unlink(entry)
+        elif cls is PathRenameV1:
+            self.rename(entry)
+        elif cls is CreateSymbolicLinkV1:
+            self.symlink(entry)
+        elif cls is CreateHardLinkV1:
+            self.link(entry)
+        elif cls is PathSetTimesV1:
+            self.set_times(self.lookup(entry.fd, entry.path, follow=bool(entry.flags & _FOLLOW)),
+                           entry)
+        elif cls is FileDescriptorSetTimesV1:
+            descriptor = self.fds.get(entry.fd)
+            if descriptor is None:
+                raise _Refused("descriptor %d is not open on a file" % entry.fd)
+            self.set_times(descriptor.node, entry)
+
+
+def _kept_directories(root: _Node) -> set:
+    """The directories extract_files() makes: explicit ones, and those with
+    something made inside (ids of the nodes)."""
+    order, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(child for child in node.entries.values() if child.kind == "dir")
+    kept = set()
+    for node in reversed(order):                    # descendants before ancestors
+        if node.explicit or any(child.kind in ("file", "symlink") or id(child) in kept
+                                for child in node.entries.values()):
+            kept.add(id(node))
+    return kept
+
+
+def _set_times(node: _Node, name: str, dir_fd: int, refused: List[FileRefusal]) -> None:
+    if node.atime is None and node.mtime is None:
+        return
+    try:
+        info = os.lstat(name, dir_fd=dir_fd)
+        os.utime(name, dir_fd=dir_fd, follow_symlinks=False, ns=(
+            info.st_atime_ns if node.atime is None else node.atime,
+            info.st_mtime_ns if node.mtime is None else node.mtime))
+    except (OSError, OverflowError, ValueError) as exc:
+        refused.append(FileRefusal(*node.times_origin, "could not set the times of %r: %s"
+                                   % (name, getattr(exc, "strerror", None) or exc)))
+
+
+def _materialize(replay: _FileReplay, tree_fd: int, refused: List[FileRefusal]) -> List[int]:
+    """Make the tree under ``tree_fd``: [directories, files, symlinks, links].
+
+    Walks with a descriptor per directory level (no path is ever looked up
+    through a link: each level is opened with O_NOFOLLOW), so depth is
+    bounded by MAX_TREE_DEPTH, not PATH_MAX.
+    """
+    kept = _kept_directories(replay.root)
+    counts = [0, 0, 0, 0]
+    seen: Dict[int, bool] = {}                      # inode -> made once
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    # Each frame: [directory node, its fd, children left, its name, parent fd].
+    stack = [[replay.root, tree_fd, iter(sorted(replay.root.entries.items())), None, None]]
+    try:
+        while stack:
+            frame = stack[-1]
+            node, dir_fd, children = frame[0], frame[1], frame[2]
+            item = next(children, None)
+            if item is None:                        # done: its times, after its entries
+                stack.pop()
+                if frame[4] is not None:
+                    os.close(dir_fd)
+                    _set_times(node, frame[3], frame[4], refused)
+                continue
+            name, child = item
+            if child.kind == "unknown" or (child.kind == "dir" and id(child) not in kept):
+                continue
+            try:
+                if len(stack) > MAX_TREE_DEPTH:
+                    raise _Refused("deeper than %d directories" % MAX_TREE_DEPTH)
+                if child.kind == "dir":
+                    os.mkdir(name, dir_fd=dir_fd)
+                    counts[0] += 1
+                    child_fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow,
+                                       dir_fd=dir_fd)
+                    stack.append([child, child_fd, iter(sorted(child.entries.items())), name,
+                                  dir_fd])
+                    continue
+                if child.kind == "symlink":
+                    os.symlink(child.target, name, dir_fd=dir_fd)
+                    counts[2] += 1
+                else:
+                    if child.inode not in seen:
+                        fd = replay.host_fds.pop(child.inode, None)
+                        if fd is None:              # never written: an empty file
+                            fd = os.open(str(child.inode), os.O_WRONLY | os.O_CREAT | nofollow,
+                                         0o666, dir_fd=replay.staging_fd)
+                        os.close(fd)
+                    os.link(str(child.inode), name, src_dir_fd=replay.staging_fd,
+                            dst_dir_fd=dir_fd, follow_symlinks=False)
+                    counts[3 if child.inode in seen else 1] += 1
+                    seen[child.inode] = True
+                _set_times(child, name, dir_fd, refused)
+            except (OSError, ValueError, _Refused) as exc:
+                refused.append(FileRefusal(*child.origin, "could not make %r: %s" % (
+                    name, getattr(exc, "strerror", None) or exc)))
+    finally:
+        for frame in stack[1:]:
+            os.close(frame[1])
+    return counts
+
+
+def _replace_directory(tree: str, directory: str, scratch: str) -> None:
+    """Move the finished ``tree`` to ``directory``; an existing one is moved
+    into ``scratch`` (removed with it) first."""
+    if os.path.lexists(directory):
+        try:
+            os.rmdir(directory)                     # an empty one just goes
+        except OSError:
+            os.rename(directory, os.path.join(scratch, "old"))
+    os.rename(tree, directory)
+
+
+def extract_files(journal, directory, *, overwrite: bool = False, at: Optional[int] = None,
+                  max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+                  progress: Optional[Callable[[int], Any]] = None) -> FilesReport:
+    """Rebuild in ``directory`` the file tree a journal's records make.
+
+    What ``wasmer journal mount`` showed, and more: OpenFileDescriptorV1/V2
+    (O_CREAT, O_TRUNC, O_DIRECTORY; the descriptor's APPEND flag, also from
+    FileDescriptorSetFlagsV1, writes at the end), FileDescriptorWriteV1 at
+    its offset, FileDescriptorSetSizeV1, FileDescriptorAllocateV1 (which
+    only grows a file), Renumber/Duplicate/CloseFileDescriptor, directories
+    made and removed, unlinks, renames, symbolic and hard links, and the
+    times PathSetTimesV1 / FileDescriptorSetTimesV1 set (a "now" cannot be
+    told, and is refused).  InitModuleV1 and ProcessExitV1 close every
+    descriptor (the files stay); writes to a descriptor the journal did not
+    open on a file (stdio, pipes, sockets) are counted in ``other_writes``.
+    ``at`` stops after the ``at``-th SnapshotV1.
+
+    Paths are the guest's: a path is relative to its record's directory
+    descriptor, or the root (DIR) when the journal never opened that one (a
+    preopened directory) or the path begins with "/".  Directories on the
+    way that the journal never made are made as needed (and left out if
+    nothing ends up inside); a path the journal opened without O_CREAT is
+    made only if written to (the bytes not written read as zero).
+
+    Everything stays inside ``directory``: ``..`` above the root, a NUL
+    byte, a path through a symbolic link (symbolic links are made, with
+    their target verbatim, but never followed or written through), a file
+    past ``max_file_size`` or a tree deeper than MAX_TREE_DEPTH is refused.
+    A refused record is left out and listed in the report's ``refused``,
+    with its offset and why; the rest goes on.
+
+    The tree is built in a new directory beside ``directory`` and renamed
+    into place at the end, so a failure leaves things as they were.  An
+    existing ``directory`` must be an empty directory, unless ``overwrite``
+    (then it is replaced, and its old contents removed).  ``journal`` is a
+    path, or a journal or reader to read on; ``progress``, if given, is
+    called with the offset each record ends at.
+    """
+    if at is not None and at < 1:
+        raise ValueError("at counts snapshots from 1")
+    if max_file_size < 0:
+        raise ValueError("max_file_size must not be negative")
+    if not hasattr(os, "O_DIRECTORY") or os.link not in os.supports_dir_fd:
+        raise UnsupportedOperationError("extract_files needs a POSIX system (it makes the "
+                                        "tree through directory descriptors)")
+    if isinstance(journal, (str, os.PathLike)):
+        with LogFileJournal.new_readonly(journal) as opened:
+            return extract_files(opened, directory, overwrite=overwrite, at=at,
+                                 max_file_size=max_file_size, progress=progress)
+    directory = os.path.abspath(os.fspath(directory))
+    if os.path.lexists(directory):
+        if os.path.islink(directory) or not os.path.isdir(directory):
+            raise FileExistsError(errno.EEXIST, "exists and is not a directory", directory)
+        if not overwrite and os.listdir(directory):
+            raise FileExistsError(errno.ENOTEMPTY, "is not empty (overwrite replaces it)",
+                                  directory)
+    scratch = tempfile.mkdtemp(prefix=".%s." % os.path.basename(directory), suffix=".tmp",
+                               dir=os.path.dirname(directory))
+    try:
+        tree, staging = os.path.join(scratch, "tree"), os.path.join(scratch, "staging")
+        os.mkdir(tree)
+        os.mkdir(staging)
+        staging_fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+        replay = _FileReplay(staging_fd, max_file_size)
+        refused: List[FileRefusal] = []
+        try:
+            snapshots = 0
+            for result in _reporting(_records_of(journal), progress):
+                try:
+                    replay.replay(result)
+                except _Refused as exc:
+                    refused.append(FileRefusal(*replay.origin, str(exc)))
+                if isinstance(result.record, SnapshotV1):
+                    snapshots += 1
+                    if snapshots == at:
+                        break
+            tree_fd = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                counts = _materialize(replay, tree_fd, refused)
+                _set_times(replay.root, ".", tree_fd, refused)
+            finally:
+                os.close(tree_fd)
+        finally:
+            replay.close()
+            os.close(staging_fd)
+        _replace_directory(tree, directory, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    _fsync_directory(directory)
+    return FilesReport(*counts, replay.bytes_written, replay.other_writes, refused)
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
@@ -6666,7 +7301,12 @@ def _json_layout(journal) -> Layout:
 
 def _cmd_extract(args, out) -> int:
     """``extract FILE memory MEMFILE``: the memory image, as wasmer's
-    MemFileJournal writes it (``--at N``: as of the N-th snapshot)."""
+    MemFileJournal writes it (``--at N``: as of the N-th snapshot);
+    ``extract FILE files DIR``: the file tree (extract_files)."""
+    if args.what == "files":
+        return _extract_files(args)
+    if args.max_file_size is not None:
+        raise _CliError("--max-file-size is for extract FILE files DIR", 2)
     if not args.force:
         _refuse_existing(args.target)
     with _reading(args.file) as journal, _Progress(_file_size(args.file)) as progress:
@@ -6676,6 +7316,34 @@ def _cmd_extract(args, out) -> int:
     _warn("wrote the memory image%s (%s) to %s" % (
         "" if args.at is None else " as of snapshot %d" % args.at,
         _plural(size, "byte", "bytes"), args.target))
+    return 0
+
+
+def _extract_files(args) -> int:
+    target = args.target
+    if os.path.lexists(target) and not args.force and (
+            not os.path.isdir(target) or os.path.islink(target) or os.listdir(target)):
+        raise _CliError("%s: already exists (use --force to replace it)" % target, 2)
+    max_file_size = DEFAULT_MAX_FILE_SIZE if args.max_file_size is None else args.max_file_size
+    with _reading(args.file) as journal, _Progress(_file_size(args.file)) as progress:
+        with _about(target):
+            report = extract_files(journal, target, overwrite=args.force, at=args.at,
+                                   max_file_size=max_file_size, progress=progress.callback)
+    made = [_plural(report.files, "file", "files"),
+            _plural(report.directories, "directory", "directories"),
+            _plural(report.symlinks, "symbolic link", "symbolic links")]
+    if report.links:
+        made.append(_plural(report.links, "hard link", "hard links"))
+    _warn("extracted %s (%s written)%s to %s" % (
+        ", ".join(made), _plural(report.bytes_written, "byte", "bytes"),
+        "" if args.at is None else " as of snapshot %d" % args.at, target))
+    if report.other_writes:
+        _warn("left out %s to descriptors that are not files (stdio, pipes, sockets)"
+              % _plural(report.other_writes, "write", "writes"))
+    if report.refused:
+        _warn("refused %s:" % _plural(len(report.refused), "record", "records"))
+        for refusal in report.refused:
+            _warn("  offset %d %s: %s" % refusal)
     return 0
 
 
@@ -7572,11 +8240,17 @@ _COMMANDS = (
     ("tail", _cmd_tail, "print the last records; -f follows the file as it grows",
      "With -f, records appended later are printed once complete; stop with\n"
      "Ctrl-C or SIGTERM (exit status 0)."),
-    ("extract", _cmd_extract, "extract the memory image (wasmer's MemFileJournal rules)",
+    ("extract", _cmd_extract, "extract the memory image or the file tree",
      "extract FILE memory MEMFILE writes what the memory updates leave: each one's\n"
      "data at its region's start, emptied at InitModuleV1 and ProcessExitV1, zero\n"
      "(sparse) where nothing was written. --at N stops at the N-th snapshot. MEMFILE\n"
-     "is written beside its place and renamed into it: a failure leaves it as it was."),
+     "is written beside its place and renamed into it: a failure leaves it as it was.\n"
+     "extract FILE files DIR rebuilds the file tree the records make (what wasmer\n"
+     "journal mount showed): the guest's root is DIR; nothing is made outside it,\n"
+     "symbolic links are never followed, and each record refused (.. above DIR, a\n"
+     "path through a link, a file past --max-file-size, ...) is listed with its\n"
+     "offset. DIR must be new or empty (--force replaces it); it is built beside\n"
+     "and renamed into place."),
     ("convert", _cmd_convert, "rewrite a journal for another wasmer (--layout)",
      "Re-encodes every entry in the layout of the wasmer named by --layout\n"
      "(wasmer-4.2, wasmer-4.3, wasmer-5, wasmer-6; or rkyv-0.7, rkyv-0.8, latest).\n"
@@ -7676,10 +8350,15 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             help="how often to look for new records with -f (default 0.2)")
     elif name == "extract":
         add("file", metavar="FILE", help="the journal (- for stdin)")
-        add("what", choices=("memory",), help="what to extract")
-        add("target", metavar="MEMFILE", help="the file to write")
+        add("what", choices=("memory", "files"),
+            help="memory: the memory image; files: the file tree")
+        add("target", metavar="MEMFILE|DIR",
+            help="the file to write (memory), or the directory to make (files)")
         add("--at", type=_positive, metavar="N", help="stop at the N-th snapshot (1 = first)")
-        add("--force", action="store_true", help=force)
+        add("--max-file-size", type=_number, metavar="BYTES",
+            help="files: refuse writes and sizes past BYTES (default %d)" % DEFAULT_MAX_FILE_SIZE)
+        add("--force", action="store_true",
+            help="replace an existing output file (memory) or non-empty directory (files)")
     elif name == "convert":
         add("input", metavar="IN", help="the journal to read")
         add("out", metavar="OUT", help="the journal to write")

@@ -938,6 +938,311 @@ def test_cli_extract_memory(capsys, tmp_path):
     assert target.read_bytes() == b"\0z"
 
 
+# -- extract files: the file tree (what wasmer journal mount showed) ----------------
+
+def tree_of(root):
+    """Everything under ``root``: {relative path: "dir" | bytes | ("link", target)}."""
+    tree = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, root)
+            if os.path.islink(path):
+                tree[rel] = ("link", os.readlink(path))
+            elif os.path.isdir(path):
+                tree[rel] = "dir"
+            else:
+                with open(path, "rb") as file:
+                    tree[rel] = file.read()
+    return tree
+
+
+def opened(fd, path, o_flags=0, dirfd=3, fs_flags=0, v2=False):
+    if v2:
+        return lj.OpenFileDescriptorV2(fd, dirfd, 0, path, o_flags, 0x7fffffffff, 0, fs_flags,
+                                       lj.Fdflagsext.CLOEXEC)
+    return lj.OpenFileDescriptorV1(fd, dirfd, 0, path, o_flags, 0x7fffffffff, 0, fs_flags)
+
+
+def written(fd, offset, data):
+    return lj.FileDescriptorWriteV1(fd, offset, data, False)
+
+
+CREATE, TRUNC, DIRECTORY = lj.Oflags.CREATE, lj.Oflags.TRUNC, lj.Oflags.DIRECTORY
+
+
+def file_session(v2):
+    """A session touching every kind of file-system record; V2 records when ``v2``."""
+    dup = (lambda a, b: lj.DuplicateFileDescriptorV2(a, b, True)) if v2 else \
+        lj.DuplicateFileDescriptorV1
+    return [
+        lj.InitModuleV1(bytes(8)),
+        lj.CreateDirectoryV1(3, "data"),
+        opened(5, "data/a.txt", CREATE | TRUNC, v2=v2),
+        written(5, 0, b"hello world"),
+        written(5, 6, b"WORLD!"),                     # an explicit offset overwrites
+        written(1, 0, b"to stdout"),                  # stdio: left out
+        dup(5, 6),
+        written(6, 12, b"#"),                         # the copy writes the same file
+        lj.CloseFileDescriptorV1(5),
+        lj.RenumberFileDescriptorV1(6, 9),
+        written(9, 13, b"\n"),
+        lj.CloseFileDescriptorV1(9),
+        opened(7, "/data/log", CREATE, fs_flags=lj.Fdflags.APPEND, v2=v2),   # "/" is DIR
+        written(7, 0, b"one "),
+        written(7, 0, b"two"),                        # APPEND: at the end, whatever the offset
+        lj.FileDescriptorSetFlagsV1(7, 0),
+        written(7, 0, b"T"),                          # no longer appending
+        opened(8, "data", DIRECTORY, v2=v2),           # a directory descriptor ...
+        opened(10, "sub/deep.bin", CREATE, dirfd=8, v2=v2),   # ... paths are relative to
+        lj.FileDescriptorSetSizeV1(10, 4),
+        lj.FileDescriptorAllocateV1(10, 2, 6),        # grows to 8
+        lj.FileDescriptorAllocateV1(10, 0, 1),        # never shrinks
+        written(10, 1, b"x"),
+        opened(11, "old.txt", CREATE, dirfd=8, v2=v2),
+        written(11, 0, b"moved"),
+        lj.PathRenameV1(8, "old.txt", 3, "data/new.txt"),
+        written(11, 5, b"!"),                         # the descriptor follows the file
+        lj.CreateHardLinkV1(3, "data/new.txt", 0, 3, "data/link.txt"),
+        lj.CreateSymbolicLinkV1("../elsewhere/x", 3, "data/sym"),
+        opened(12, "gone.txt", CREATE, v2=v2),
+        written(12, 0, b"soon gone"),
+        lj.UnlinkFileV1(3, "gone.txt"),
+        written(12, 0, b"written after the unlink"),
+        lj.CreateDirectoryV1(3, "empty"),
+        lj.CreateDirectoryV1(3, "removed"),
+        lj.RemoveDirectoryV1(3, "removed"),
+        opened(13, "read/only/existing.cfg", v2=v2),  # no O_CREAT, never written: not made
+        opened(14, "existing.log", v2=v2),            # no O_CREAT, written: made
+        written(14, 3, b"tail"),
+        lj.ProcessExitV1(None),                       # closes every descriptor
+        written(7, 0, b"lost"),
+    ]
+
+
+@pytest.mark.parametrize("layout", ["wasmer-4.3", "wasmer-6"])
+def test_extract_files_rebuilds_the_tree(tmp_path, layout):
+    path = tmp_path / "files.journal"
+    write_file(path, *file_session(layout == "wasmer-6"), layout=layout)
+    with LogFileJournal.new_readonly(path) as journal:
+        assert journal.layouts == ((layout,) if layout == "wasmer-6" else journal.layouts)
+    report = lj.extract_files(str(path), tmp_path / "out")
+    assert tree_of(tmp_path / "out") == {
+        "data": "dir", "data/a.txt": b"hello WORLD!#\n", "data/log": b"Tne two",
+        "data/sub": "dir", "data/sub/deep.bin": b"\0x\0\0\0\0\0\0",
+        "data/new.txt": b"moved!", "data/link.txt": b"moved!",
+        "data/sym": ("link", "../elsewhere/x"),
+        "empty": "dir", "existing.log": b"\0\0\0tail"}
+    out = tmp_path / "out" / "data"
+    assert os.path.samefile(out / "new.txt", out / "link.txt")
+    assert report == lj.FilesReport(directories=3, files=5, symlinks=1, links=1,
+                                    bytes_written=71, other_writes=2, refused=[])
+
+
+def test_extract_files_sets_the_journaled_times(tmp_path):
+    path = tmp_path / "times.journal"
+    now = lj.Fstflags.SET_MTIM_NOW
+    results = write_file(path, opened(4, "f", CREATE), written(4, 0, b"x"),
+                         lj.FileDescriptorSetTimesV1(4, 5 * 10**18, 0, lj.Fstflags.SET_ATIM),
+                         lj.PathSetTimesV1(3, 0, "f", 0, 10**18 + 7, lj.Fstflags.SET_MTIM),
+                         lj.CreateDirectoryV1(3, "d"),
+                         lj.PathSetTimesV1(3, 0, "d", 2 * 10**18, 3 * 10**18,
+                                           lj.Fstflags.SET_ATIM | lj.Fstflags.SET_MTIM),
+                         lj.CreateDirectoryV1(3, "d/inside"),   # after the times: kept
+                         lj.PathSetTimesV1(3, 0, "d", 0, 0, now))
+    report = lj.extract_files(str(path), tmp_path / "out")
+    info = os.stat(tmp_path / "out" / "f")
+    assert (info.st_atime_ns, info.st_mtime_ns) == (5 * 10**18, 10**18 + 7)
+    info = os.stat(tmp_path / "out" / "d")
+    assert (info.st_atime_ns, info.st_mtime_ns) == (2 * 10**18, 3 * 10**18)
+    assert report.refused == [lj.FileRefusal(
+        results[-1].record_start - 8, "PathSetTimesV1",
+        'the journal does not hold the time a "now" stands for')]
+
+
+def test_extract_files_refuses_what_would_leave_the_directory(tmp_path):
+    path = tmp_path / "hostile.journal"
+    follow = lj.Lookupflags.SYMLINK_FOLLOW
+    entries = [
+        opened(4, "../escape", CREATE),
+        opened(4, "a/../../escape", CREATE),
+        lj.CreateDirectoryV1(3, "/../escape"),
+        opened(4, "nul\0byte", CREATE),
+        lj.CreateSymbolicLinkV1(str(tmp_path), 3, "out-link"),      # made, never followed
+        opened(4, "out-link/escape", CREATE),
+        opened(4, "out-link", CREATE | TRUNC),
+        lj.CreateDirectoryV1(3, "out-link/escape"),
+        lj.CreateHardLinkV1(3, "out-link", follow, 3, "hard"),
+        lj.PathSetTimesV1(3, follow, "out-link", 0, 0, lj.Fstflags.SET_MTIM),
+        lj.PathRenameV1(3, "out-link", 3, "../renamed"),
+        lj.CreateSymbolicLinkV1("x\0y", 3, "nul-link"),
+        opened(5, "big", CREATE),
+        written(5, 1 << 60, b"!"),
+        lj.FileDescriptorSetSizeV1(5, 1 << 62),
+        lj.FileDescriptorAllocateV1(5, 1 << 40, 1),
+        written(5, 0, b"ok"),
+        lj.CreateDirectoryV1(3, "dir"),
+        lj.PathRenameV1(3, "dir", 3, "dir/inside"),
+        lj.UnlinkFileV1(3, "dir"),
+        lj.RemoveDirectoryV1(3, "missing"),
+        opened(6, "dir", lj.Oflags.DIRECTORY),
+        written(6, 0, b"into a directory"),
+        lj.FileDescriptorSetSizeV1(99, 1),            # never opened: nothing to size
+        lj.FileDescriptorAllocateV1(1, 0, 1),         # stdio
+    ]
+    results = write_file(path, *entries)
+    report = lj.extract_files(str(path), tmp_path / "out", max_file_size=1 << 20)
+    assert tree_of(tmp_path / "out") == {"out-link": ("link", str(tmp_path)), "big": b"ok",
+                                         "dir": "dir"}
+    assert sorted(os.listdir(tmp_path)) == ["hostile.journal", "out"]   # nothing else made
+    too_big = "would make the file %s bytes, more than max_file_size 1048576"
+    reasons = [
+        "'../escape' leaves the extracted tree (..)",
+        "'a/../../escape' leaves the extracted tree (..)",
+        "'/../escape' leaves the extracted tree (..)",
+        "'nul\\x00byte' holds a NUL byte",
+        None,
+        "'out-link/escape' goes through the symbolic link 'out-link' (never followed)",
+        "'out-link' is a symbolic link (never followed)",
+        "'out-link/escape' goes through the symbolic link 'out-link' (never followed)",
+        "'out-link' is a symbolic link (never followed)",
+        "'out-link' is a symbolic link (never followed)",
+        "'../renamed' leaves the extracted tree (..)",
+        "the link target 'x\\x00y' holds a NUL byte",
+        None,
+        "writing 1 byte at offset %d " % (1 << 60) + too_big % ((1 << 60) + 1),
+        "setting the size " + too_big % (1 << 62),
+        "allocating 1 byte at offset %d " % (1 << 40) + too_big % ((1 << 40) + 1),
+        None, None,
+        "'dir/inside' is inside 'dir'",
+        "'dir' is a directory",
+        "'missing' is not in the extracted tree",
+        None,
+        "descriptor 6 is a directory",
+        "descriptor 99 is not open on a file",
+        "descriptor 1 is not open on a file",
+    ]
+    assert report.refused == [
+        lj.FileRefusal(result.record_start - 8, type(entry).__name__, reason)
+        for entry, result, reason in zip(entries, results, reasons) if reason]
+
+
+def test_extract_files_limits_the_depth(tmp_path):
+    path = tmp_path / "deep.journal"
+    deep = "/".join(["d"] * (lj.MAX_TREE_DEPTH + 1))
+    results = write_file(path, lj.CreateDirectoryV1(3, deep), lj.CreateDirectoryV1(3, "ok/fine"))
+    report = lj.extract_files(str(path), tmp_path / "out")
+    assert report.refused == [lj.FileRefusal(
+        results[0].record_start - 8, "CreateDirectoryV1",
+        "the tree would be deeper than %d directories" % lj.MAX_TREE_DEPTH)]
+    assert tree_of(tmp_path / "out") == {"ok": "dir", "ok/fine": "dir"}
+
+
+def test_extract_files_wants_a_new_or_empty_directory(tmp_path):
+    path = tmp_path / "one.journal"
+    write_file(path, opened(4, "f", CREATE), written(4, 0, b"new"))
+    target = tmp_path / "out"
+    target.mkdir()                                     # empty: fine
+    lj.extract_files(str(path), target, at=None)
+    with pytest.raises(FileExistsError, match="not empty"):
+        lj.extract_files(str(path), target)
+    (target / "f").write_bytes(b"old")
+    (target / "extra").write_bytes(b"old")
+    lj.extract_files(str(path), target, overwrite=True)
+    assert tree_of(target) == {"f": b"new"}
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(FileExistsError, match="not a directory"):
+        lj.extract_files(str(path), tmp_path / "link", overwrite=True)
+    # A journal that fails half-way leaves the directory as it was, and no scratch.
+    bad = tmp_path / "bad.journal"
+    data = bytearray(path.read_bytes())
+    results = write_file(tmp_path / "probe.journal", opened(4, "f", CREATE),
+                         written(4, 0, b"new"))
+    data[results[1].record_end - 4] = 7                # is_64bit: not a bool
+    bad.write_bytes(bytes(data))
+    with pytest.raises(lj.CorruptRecordError):
+        lj.extract_files(str(bad), target, overwrite=True)
+    assert tree_of(target) == {"f": b"new"}
+    assert sorted(os.listdir(tmp_path)) == ["bad.journal", "link", "one.journal", "out",
+                                            "probe.journal"]
+    with pytest.raises(ValueError):
+        lj.extract_files(str(path), tmp_path / "x", at=0)
+
+
+def test_extract_files_stops_at_a_snapshot(tmp_path):
+    path = tmp_path / "snap.journal"
+    write_file(path, opened(4, "f", CREATE), written(4, 0, b"first"),
+               lj.SnapshotV1(0, "Idle"), written(4, 0, b"later"), lj.SnapshotV1(0, "Idle"))
+    lj.extract_files(str(path), tmp_path / "one", at=1)
+    assert tree_of(tmp_path / "one") == {"f": b"first"}
+    lj.extract_files(str(path), tmp_path / "two", at=2)
+    assert tree_of(tmp_path / "two") == {"f": b"later"}
+
+
+@pytest.mark.parametrize("version", ORACLE_LAYOUTS)
+def test_extract_files_from_the_oracles_journals(tmp_path, version):
+    folder = TESTDATA / ("wasmer-journal-" + version)
+    report = lj.extract_files(str(folder / "variants.journal"), tmp_path / "variants")
+    tree = tree_of(tmp_path / "variants")
+    # The absolute path opened with O_CREAT|O_TRUNC, its directories made on the way.
+    assert tree["home/user/données/日本/😀.txt"] == b""
+    assert tree["tmp/nouveau répertoire"] == "dir"
+    assert tree["symlink→"] == ("link", "../target")
+    assert ("v2/ouvert/é.txt" in tree) == (version == "0.705.0")   # OpenFileDescriptorV2
+    refused = {(refusal.offset, refusal.record_type) for refusal in report.refused}
+    assert {(904, "RemoveDirectoryV1"), (1184, "CreateHardLinkV1"),
+            (1320, "UnlinkFileV1"), (1360, "PathRenameV1")} <= refused
+    assert any("NUL byte" in refusal.reason for refusal in report.refused)
+    assert all(not os.path.isabs(name) and ".." not in name.split(os.sep) for name in tree)
+    # phases makes directories (some deep) and writes to descriptors it never
+    # opened: the directories are there, and nothing else; the writes are counted.
+    report = lj.extract_files(str(folder / "phases.journal"), tmp_path / "phases")
+    tree = tree_of(tmp_path / "phases")
+    entries = file_entries(folder / "phases.journal")
+    made = {"/".join(part for part in entry.path.split("/") if part)
+            for entry in entries if isinstance(entry, lj.CreateDirectoryV1)} - {""}
+    assert made and made <= set(tree) and set(tree.values()) == {"dir"}
+    assert max(name.count("/") for name in tree) >= 10
+    assert report.other_writes == sum(isinstance(entry, lj.FileDescriptorWriteV1)
+                                      for entry in entries) > 0
+    report = lj.extract_files(str(folder / "seed_test.journal"), tmp_path / "seed")
+    assert report == lj.FilesReport(0, 0, 0, 0, 0, 0, [])
+
+
+def test_extract_files_from_what_wasmer_7_5_wrote(tmp_path):
+    # hello.wat only writes to stdout: no file is made, the write is counted.
+    report = lj.extract_files(str(TESTDATA / "wasmer-cli-7.5.0" / "hello.journal"),
+                              tmp_path / "out")
+    assert tree_of(tmp_path / "out") == {}
+    assert report == lj.FilesReport(0, 0, 0, 0, 0, 1, [])
+
+
+def test_cli_extract_files(capsys, tmp_path):
+    path = tmp_path / "files.journal"
+    results = write_file(path, *file_session(False), lj.UnlinkFileV1(3, "nowhere"))
+    target = tmp_path / "tree"
+    status, out, err = cli_run(capsys, "extract", path, "files", target)
+    assert status == 0 and out == ""
+    assert err.splitlines() == [
+        "logfile-journal: extracted 5 files, 3 directories, 1 symbolic link, 1 hard link "
+        "(71 bytes written) to %s" % target,
+        "logfile-journal: left out 2 writes to descriptors that are not files "
+        "(stdio, pipes, sockets)",
+        "logfile-journal: refused 1 record:",
+        "logfile-journal:   offset %d UnlinkFileV1: 'nowhere' is not in the extracted tree"
+        % (results[-1].record_start - 8)]
+    assert tree_of(target)["data/log"] == b"Tne two"
+    status, _, err = cli_run(capsys, "extract", path, "files", target)
+    assert status == 2 and "already exists (use --force to replace it)" in err
+    status, _, err = cli_run(capsys, "extract", path, "files", target, "--force",
+                             "--max-file-size", "4")
+    assert status == 0 and "refused 12 records:" in err
+    assert tree_of(target)["data/a.txt"] == b""
+    status, _, err = cli_run(capsys, "extract", path, "memory", tmp_path / "m",
+                             "--max-file-size", "4")
+    assert status == 2 and "--max-file-size is for extract FILE files DIR" in err
+
+
 def test_filtered_out_follows_wasmers_filtered_journal():
     out = lj.filtered_out
     assert out(lj.UpdateMemoryRegionV1((0, 1), b"x"), ["memory"])
