@@ -61,6 +61,7 @@ import contextlib
 import datetime
 import enum
 import errno
+import functools
 import heapq
 import io
 import ipaddress
@@ -2673,7 +2674,7 @@ class _Codec:
     __slots__ = ("cls", "layout", "unit", "name", "size", "fields", "root",
                  "value_index", "vectors", "plain", "encode_getter", "encoders",
                  "decode_getter", "decoders", "lz4_index", "encode_record",
-                 "encoder_source")
+                 "encoder_source", "run_struct", "run_new")
 
     def __init__(self, cls, layout: Layout) -> None:
         archive = cls.archive
@@ -2736,6 +2737,11 @@ class _Codec:
         # The entry field held LZ4-compressed (decoded entries keep the stored form).
         self.lz4_index = next((cls.fields.index(f.name) for f in fields
                                if f.type.vector == "lz4"), None)
+        # A run of records of a plain struct (no padding, every byte valid)
+        # decodes at once: each record is its header, skipped, and its root.
+        self.run_struct = (struct.Struct("<%dx" % RECORD_HEADER_SIZE + self.root.format[1:])
+                           if self.plain else None)
+        self.run_new = functools.partial(tuple.__new__, cls)
         # ``encode_record(entry, position)``: header + body, the header at
         # ``position``.  Compiled on first use (see _compile_encoder).
         self.encode_record = self._compile_and_encode
@@ -4025,6 +4031,25 @@ def _layout_names(layouts) -> Tuple[str, ...]:
 
 _CLOSED = "I/O operation on closed journal"
 
+_new_read_result = functools.partial(tuple.__new__, LogReadResult)
+
+
+def _plain_run(buffer, pos: int, step: int, most: int) -> Tuple[int, int]:
+    """How many records of ``step`` bytes from ``pos`` (at most ``most``)
+    have the header of the first, and where they end.  Compares the i-th
+    byte of every header at once, as one strided slice."""
+    run = most
+    stop = pos + most * step
+    header = buffer[pos:pos + RECORD_HEADER_SIZE]
+    for i in range(RECORD_HEADER_SIZE):
+        lane = buffer[pos + i:stop:step]
+        if type(lane) is memoryview:
+            lane = lane.tobytes()
+        same = most - len(lane.lstrip(header[i:i + 1]))
+        if same < run:
+            run = same
+    return run, pos + run * step
+
 # How many bytes of records iteration decodes ahead at most (and 64 records).
 _BATCH_BYTES = 4 << 20
 
@@ -4090,6 +4115,7 @@ class LogFileJournalRx:
                                        else frozenset((self._forced_layout,)))
         self._segment_layouts = None
         self._closed = False
+        self._ahead: List[LogReadResult] = []    # decoded by read(), last first
 
     @classmethod
     def _from_fd(cls, fd: int, **options) -> "LogFileJournalRx":
@@ -4105,21 +4131,43 @@ class LogFileJournalRx:
 
     def read(self) -> Optional[LogReadResult]:
         """The next record, or None when there are no more."""
-        with self._lock:
-            if self._closed:
-                raise ValueError(_CLOSED)
-            batch = self._next_batch(1, True)
-        return batch[0] if batch else None
+        try:
+            return self._ahead.pop()    # atomic: no lock needed to take one
+        except IndexError:
+            return self._read_ahead()
 
-    def _next_batch(self, limit: int, results: bool) -> list:
+    def _read_ahead(self) -> Optional[LogReadResult]:
+        # Decode ahead: up to 64 records of the segment, kept last first.
+        # position, segment_start and stop still describe the records
+        # read() has returned.
+        with self._lock:
+            ahead = self._ahead
+            if not ahead:
+                if self._closed:
+                    raise ValueError(_CLOSED)
+                ahead = self._next_batch(64, True, ahead=True)
+                if not ahead:
+                    return None
+                ahead.reverse()
+                self._ahead = ahead
+            return ahead.pop()
+
+    def _next_batch(self, limit: int, results: bool, ahead: bool = False) -> list:
         """Up to ``limit`` next records (LogReadResult, or entries when not
         ``results``), under self._lock; empty at the end.  A batch also
         ends after _BATCH_BYTES of records (64 memory updates of 1 MiB
         would otherwise be held at once): their size, and what their
-        memory decompresses to.
+        memory decompresses to.  With ``ahead`` (read()'s read-ahead) it
+        also ends before a new segment, and leaves ``stop`` to the call
+        that finds nothing more.
 
-        A corrupt record raises once the records before it are returned.
+        What read() decoded ahead comes first.  A corrupt record raises
+        once the records before it are returned.
         """
+        if self._ahead:
+            batch, self._ahead = self._ahead, []
+            batch.reverse()
+            return batch if results else [result.record for result in batch]
         buffer = self._buffer
         size = self._size
         pos = self._pos
@@ -4145,6 +4193,8 @@ class LogFileJournalRx:
             codec = codecs[code] if code < _MAX_CODE else None
             if codec is None:
                 if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
+                    if ahead and batch:
+                        break
                     self._segment = segment = pos          # a concatenated journal
                     tracker.reset()
                     codecs = tracker.codecs
@@ -4168,6 +4218,22 @@ class LogFileJournalRx:
                 if codec is None:            # e.g. type 61 in a wasmer-4.3 journal
                     self.stop = JournalStop("unknown-record-type", pos, code)
                     break
+            elif (codec.plain and end - start == codec.size and not (start - segment) & 7
+                  and limit - len(batch) > 1 and buffer[end:end + 8] == buffer[pos:pos + 8]):
+                # The next record has the same header: decode the run at once.
+                run, stop = _plain_run(buffer, pos, end - pos, min(
+                    limit - len(batch), (size - pos) // (end - pos),
+                    max(2, (_BATCH_BYTES - held) // (end - pos))))
+                entries = map(codec.run_new, codec.run_struct.iter_unpack(buffer[pos:stop]))
+                if results:
+                    batch += map(_new_read_result, zip(
+                        range(start, stop, end - pos), range(end, stop + 1, end - pos),
+                        entries))
+                else:
+                    batch += entries
+                held += stop - pos - run * RECORD_HEADER_SIZE
+                pos = stop
+                continue
             try:
                 entry = decode(codec, buffer, start, end, segment, max_uncompressed)
             except _Invalid as exc:
@@ -4183,6 +4249,8 @@ class LogFileJournalRx:
             if held > _BATCH_BYTES:
                 break
         self._pos = pos
+        if ahead and batch:
+            self.stop = None            # found again once these are read
         return batch
 
     def __iter__(self) -> Iterator[JournalEntry]:
@@ -4274,7 +4342,8 @@ class LogFileJournalRx:
     @property
     def position(self) -> int:
         """Offset of the next header to read."""
-        return self._pos
+        ahead = self._ahead
+        return ahead[-1].record_start - RECORD_HEADER_SIZE if ahead else self._pos
 
     @property
     def segment_start(self) -> int:
@@ -4294,6 +4363,7 @@ class LogFileJournalRx:
             raise ValueError("position %d (segment %d) is outside the buffer"
                              % (position, segment_start))
         with self._lock:
+            self._ahead = []
             self._pos = position
             self._segment = segment_start
             self.stop = None
@@ -4316,6 +4386,7 @@ class LogFileJournalRx:
         """
         with self._lock:
             self._closed = True
+            self._ahead = []
             mapping, self._mapping = self._mapping, None
         if mapping is not None:
             self._buffer = b""
