@@ -6342,6 +6342,8 @@ def _compact_into(journal, target: str, overwrite: bool, progress, locked_fd) ->
     """compact()'s two passes: learn every record, then write the kept ones."""
     if not overwrite and os.path.lexists(target):
         raise FileExistsError(errno.EEXIST, "%s already exists" % target)
+    if os.path.islink(target):
+        target = os.path.realpath(target)      # the file is replaced, the link stays
     reader = journal if isinstance(journal, LogFileJournalRx) else journal.rx
     reader = reader.as_restarted()
     compactor = _Compactor()
@@ -6374,8 +6376,7 @@ def _compact_into(journal, target: str, overwrite: bool, progress, locked_fd) ->
                                 dir=directory)
     os.close(fd)
     try:
-        if locked_fd is not None or os.path.exists(target):
-            os.chmod(temp, _new_file_mode(target))
+        os.chmod(temp, _new_file_mode(target))
         with LogFileJournal(temp, lock="thread", buffer_size=1 << 20, layout=layout,
                             max_uncompressed_size=reader.max_uncompressed_size) as writer:
             writer.tx.prepare()
@@ -6954,6 +6955,38 @@ def _cmd_convert(args, out) -> int:
     layout = get_layout(args.layout)
     _warn("wrote %s in layout %s (%s) to %s" % (_plural(count, "record", "records"),
                                                  layout.name, layout.releases, args.out))
+    return 0
+
+
+def _cmd_compact(args, out) -> int:
+    """``compact FILE [-o OUT]``: wasmer's CompactingJournal rules; in place
+    without -o (as ``wasmer journal compact``), always through a renamed
+    temporary file."""
+    target = args.output
+    if target is None and args.file == "-":
+        raise _CliError("-: standard input cannot be compacted in place: give -o OUT", 2)
+    in_place = target is None or _same_file(args.file, target)
+    if not in_place and not args.force:
+        _refuse_existing(target)
+    with _Progress(_file_size(args.file)) as progress, _about(args.file):
+        if args.file == "-":
+            journal = LogFileJournal.from_buffer(_stdin_bytes())
+            with _about(target):
+                report = compact(journal, target, overwrite=args.force,
+                                 progress=progress.callback)
+        else:
+            report = compact(args.file, None if in_place else target, overwrite=args.force,
+                             progress=progress.callback)
+    _warn("compacted %s %s: kept %d of %s (%d -> %s)" % (
+        args.file, "in place" if in_place else "into " + target, report.kept,
+        _plural(report.records, "record", "records"), report.size_before,
+        _plural(report.size_after, "byte", "bytes")))
+    if report.dropped:
+        width = max(len(name) for name in report.dropped)
+        lines = ["  %-*s  %6d" % (width, name, count) for name, count in report.dropped.items()]
+        _warn("dropped %s (wasmer-journal %s's rules):\n%s" % (
+            _plural(report.dropped_total, "record", "records"), COMPACT_RULES_VERSION,
+            "\n".join(lines)))
     return 0
 
 
@@ -7847,6 +7880,15 @@ _COMMANDS = (
      "(wasmer-4.2, wasmer-4.3, wasmer-5, wasmer-6; or rkyv-0.7, rkyv-0.8, latest).\n"
      "An entry that layout cannot hold is refused, naming it and its offset;\n"
      "OUT is then not written."),
+    ("compact", _cmd_compact, "drop what wasmer's CompactingJournal drops",
+     "Keeps what wasmer-journal %s's CompactingJournal keeps: the last memory\n"
+     "update of each range, the threads of the last snapshot, the descriptors that\n"
+     "changed the file system; drops closed sockets, pipes and read-only files with\n"
+     "their history, what create+truncate or unlink made moot, and what a process\n"
+     "exit ends. Without -o FILE is compacted in place, as `wasmer journal compact`\n"
+     "does; either way through a temporary file, synced and renamed: a failure\n"
+     "leaves every file as it was. What was dropped is listed by type."
+     % COMPACT_RULES_VERSION),
     ("cat", _cmd_cat, "concatenate journals into one",
      "Copies each input's readable part (a torn tail is left out with a\n"
      "warning), so each input becomes a segment of OUT; --reencode writes all\n"
@@ -7950,6 +7992,11 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("out", metavar="OUT", help="the journal to write")
         add("--layout", type=_layout_name, required=True, metavar="LAYOUT",
             help=layout_help)
+        add("--force", action="store_true", help=force)
+    elif name == "compact":
+        add("file", metavar="FILE", help="the journal (- for stdin, with -o)")
+        add("-o", "--output", metavar="OUT",
+            help="write the compacted journal to OUT (default: replace FILE)")
         add("--force", action="store_true", help=force)
     elif name == "cat":
         add("files", nargs="+", metavar="FILE", help="the journals, in order")
