@@ -5973,6 +5973,7 @@ class _Compactor:
         self.epoll: Dict[int, int] = {}
         self.whitelist: set = set()
         self.index = 0
+        self.counts: "collections.Counter[type]" = collections.Counter()
         self._new_stdio()
 
     def _new_stdio(self) -> None:
@@ -6296,9 +6297,12 @@ def compact(journal, out_path=None, *, overwrite: bool = False,
       the tty and the working directory survive).
 
     Kept always: SetClockTimeV1, the Port* records, links, PathRenameV1, and
-    PathSetTimesV1 on a path not removed.  wasmer-journal 0.10.0 differs:
-    it counts fds 0-3 as stdio, and it does not keep a
-    DuplicateFileDescriptorV1 or RenumberFileDescriptorV1 with its group.
+    PathSetTimesV1 on a path not removed.  wasmer-journal 0.10.0 (wasmer
+    4.4) differs: it knows no stdio descriptor until a write, seek or flags
+    change on an fd 0-3 makes one (so fd 3 counts as stdio, and 0-2 are not
+    made anew after an exit), and it drops every DuplicateFileDescriptorV1
+    and RenumberFileDescriptorV1 (it follows the descriptor, but does not
+    keep the record); it has no record types 61-64.
 
     The kept records are written in their order, re-encoded at their new
     positions, as one session in the journal's layout, with write_many().
@@ -6346,8 +6350,42 @@ def _compact_into(journal, target: str, overwrite: bool, progress, locked_fd) ->
         target = os.path.realpath(target)      # the file is replaced, the link stays
     reader = journal if isinstance(journal, LogFileJournalRx) else journal.rx
     reader = reader.as_restarted()
+    try:
+        compactor, layout, size_before = _learn(reader, progress)
+        keep = compactor.kept_indexes()
+        records = compactor.index
+        directory = os.path.dirname(os.path.abspath(target))
+        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp",
+                                    dir=directory)
+        os.close(fd)
+        try:
+            os.chmod(temp, _new_file_mode(target))
+            kept = _write_kept(reader, temp, layout, keep, records, progress)
+            if locked_fd is not None and os.fstat(locked_fd).st_size != size_before:
+                raise JournalError("the journal grew while it was compacted (a writer that "
+                                   "does not lock?); nothing was replaced", size_before)
+            size_after = os.path.getsize(temp)
+            os.replace(temp, target)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+    finally:
+        reader.close()
+    _fsync_directory(target)
+    dropped = compactor.counts - kept
+    return CompactReport(records, sum(kept.values()), {
+        cls.__name__: dropped[cls] for cls in ENTRY_CLASSES.values() if dropped[cls]},
+        size_before, size_after)
+
+
+def _learn(reader: LogFileJournalRx, progress) -> Tuple[_Compactor, Layout, int]:
+    """The first pass: every record learned, to the end (else an error).
+    Returns the compactor, the layout to write and the size read."""
     compactor = _Compactor()
-    counts = collections.Counter()
+    counts = compactor.counts
     for result in _reporting(reader.records(), progress):
         compactor.learn(result.record)
         counts[type(result.record)] += 1
@@ -6360,7 +6398,7 @@ def _compact_into(journal, target: str, overwrite: bool, progress, locked_fd) ->
         raise TruncatedRecordError("the journal ends in a torn tail (repair() cuts it "
                                    "off): nothing was compacted", stop.offset)
     with reader.owned_buffer() as view:
-        size_before = len(view)
+        size = len(view)
     names = reader.layouts
     if not names:
         raise LayoutError("the journal's segments are in different layouts: convert "
@@ -6368,45 +6406,40 @@ def _compact_into(journal, target: str, overwrite: bool, progress, locked_fd) ->
     # As convert and filter choose: the default layout if it fits, else the newest.
     layout = get_layout(DEFAULT_LAYOUT if DEFAULT_LAYOUT in names
                         else max(names, key=LAYOUTS.index))
-    keep = compactor.kept_indexes()
-    records = compactor.index
-    dropped = collections.Counter(counts)
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp",
-                                dir=directory)
-    os.close(fd)
+    return compactor, layout, size
+
+
+# Kept entries go to write_many this many at a time, or once they hold this many bytes.
+_COMPACT_BATCH = 1024
+_COMPACT_BATCH_BYTES = 1 << 24
+
+
+def _write_kept(reader: LogFileJournalRx, path: str, layout: Layout, keep: set,
+                records: int, progress) -> collections.Counter:
+    """The second pass: the kept records of ``reader``'s first ``records``,
+    in order, as one new journal at ``path`` (synced).  Returns how many of
+    each class were written."""
+    written = collections.Counter()
+    replay = reader.as_restarted()
     try:
-        os.chmod(temp, _new_file_mode(target))
-        with LogFileJournal(temp, lock="thread", buffer_size=1 << 20, layout=layout,
+        with LogFileJournal(path, lock="thread", buffer_size=1 << 20, layout=layout,
                             max_uncompressed_size=reader.max_uncompressed_size) as writer:
             writer.tx.prepare()
-            batch = []
-            replay = reader.as_restarted()
+            batch, held = [], 0
             for index, result in enumerate(_reporting(replay.records(), progress)):
                 if index >= records:
                     break                        # appended since: not learned, not kept
                 if index in keep:
                     batch.append(result.record)
-                    dropped[type(result.record)] -= 1
-                    if len(batch) >= 1024:
+                    written[type(result.record)] += 1
+                    held += result.record_end - result.record_start
+                    if len(batch) >= _COMPACT_BATCH or held >= _COMPACT_BATCH_BYTES:
                         writer.write_many(batch)
-                        batch = []
+                        batch, held = [], 0
             writer.write_many(batch)
-        if locked_fd is not None and os.fstat(locked_fd).st_size != size_before:
-            raise JournalError("the journal grew while it was compacted (a writer that "
-                               "does not lock?); nothing was replaced", size_before)
-        size_after = os.path.getsize(temp)
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(target)
-    return CompactReport(records, len(keep & set(range(records))), {
-        cls.__name__: dropped[cls] for cls in ENTRY_CLASSES.values() if dropped[cls]},
-        size_before, size_after)
+    finally:
+        replay.close()
+    return written
 
 
 # ---------------------------------------------------------------------------
