@@ -1045,6 +1045,7 @@ COMPACT_CASES = {
     "compact-files": (COMPACT_TOOLS / "compact-files.journal", 81, 54),
     "compact-net": (COMPACT_TOOLS / "compact-net.journal", 54, 26),
     "compact-exit": (COMPACT_TOOLS / "compact-exit.journal", 61, 17),
+    "compact-random": (COMPACT_TOOLS / "compact-random.journal", 600, 135),
 }
 
 

@@ -257,8 +257,84 @@ def _exit():
                         mem((0, 4), b"last")])
 
 
+class _SplitMix64:
+    """A fixed-seed generator whose numbers no Python release changes."""
+
+    def __init__(self, seed):
+        self.state = seed
+
+    def below(self, n):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & (1 << 64) - 1
+        z = self.state
+        z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9 & (1 << 64) - 1
+        z = (z ^ z >> 27) * 0x94D049BB133111EB & (1 << 64) - 1
+        return (z ^ z >> 31) % n
+
+    def choice(self, items):
+        return items[self.below(len(items))]
+
+
+def _random(count=600, seed=2026):
+    """Records of every kind the compactor tracks, on few fds and paths, so
+    that they meet: opens over open fds, closes of dups, renumbers onto
+    pipes, renames onto created directories... (exits are rare, and only in
+    the first half, so that the second half's records meet for long)."""
+    rnd = _SplitMix64(seed)
+    paths = ["a", "b", "c", "d", "d/e"]
+    peer = ("10.0.0.1", 1), ("10.0.0.2", 2)
+    kinds = [
+        lambda fd, other, p, q: lj.UpdateMemoryRegionV1(
+            (8 * rnd.below(3), 8 * rnd.below(3) + 8), bytes([rnd.below(256)]) * 8),
+        lambda fd, other, p, q: _thread(1 + rnd.below(3), rnd.below(256)),
+        lambda fd, other, p, q: lj.CloseThreadV1(1 + rnd.below(3), None),
+        lambda fd, other, p, q: lj.SnapshotV1(T0 + rnd.below(1000), lj.SnapshotTrigger.Idle),
+        lambda fd, other, p, q: _open(fd, p, rnd.choice([READ, CREATE, TRUNC, CREATE_TRUNC]),
+                                      v2=rnd.below(3) == 0),
+        lambda fd, other, p, q: _write(fd, rnd.below(3), b"xy"[:1 + rnd.below(2)]),
+        lambda fd, other, p, q: lj.FileDescriptorSetSizeV1(fd, 3),
+        lambda fd, other, p, q: lj.FileDescriptorSeekV1(fd, 1, lj.Whence.Set),
+        lambda fd, other, p, q: lj.FileDescriptorSetFlagsV1(fd, 1),
+        lambda fd, other, p, q: lj.FileDescriptorSetFdFlagsV1(fd, 1),
+        lambda fd, other, p, q: lj.CloseFileDescriptorV1(fd),
+        lambda fd, other, p, q: lj.CloseFileDescriptorV1(fd),
+        lambda fd, other, p, q: lj.DuplicateFileDescriptorV1(fd, other),
+        lambda fd, other, p, q: lj.DuplicateFileDescriptorV2(fd, other, True),
+        lambda fd, other, p, q: lj.RenumberFileDescriptorV1(fd, other),
+        lambda fd, other, p, q: lj.CreateDirectoryV1(3, p),
+        lambda fd, other, p, q: lj.RemoveDirectoryV1(3, p),
+        lambda fd, other, p, q: lj.UnlinkFileV1(3, p),
+        lambda fd, other, p, q: lj.PathRenameV1(3, p, 3, q),
+        lambda fd, other, p, q: lj.PathSetTimesV1(3, 0, p, T0, T0, 1),
+        lambda fd, other, p, q: lj.CreatePipeV1(fd, other),
+        lambda fd, other, p, q: lj.SocketOpenV1(lj.Addressfamily.Inet4, lj.Socktype.Stream,
+                                                6, fd),
+        lambda fd, other, p, q: lj.SocketConnectedV1(fd, *peer),
+        lambda fd, other, p, q: lj.SocketAcceptedV1(other, fd, *peer, 0, False),
+        lambda fd, other, p, q: lj.SocketPairV1(fd, other),
+        lambda fd, other, p, q: lj.SocketSendV1(fd, b"s", 0, False),
+        lambda fd, other, p, q: lj.CreateEventV1(0, 0, fd),
+        lambda fd, other, p, q: lj.EpollCreateV1(fd),
+        lambda fd, other, p, q: lj.EpollCtlV1(fd, lj.EpollCtl.Add, other,
+                                              lj.EpollEventCtl(1, 2, other, 3, 4)),
+        lambda fd, other, p, q: lj.TtySetV1(
+            lj.Tty(80, 24, 0, 0, True, True, True, True, True), False),
+        lambda fd, other, p, q: lj.ChangeDirectoryV1(p),
+        lambda fd, other, p, q: lj.ProcessExitV1(None),
+        lambda fd, other, p, q: lj.InitModuleV1(bytes(8)),
+        lambda fd, other, p, q: lj.ClearEtherealV1(),
+    ]
+    entries = []
+    while len(entries) < count:
+        kind = rnd.below(len(kinds))
+        if kind >= len(kinds) - 3 and (rnd.below(20) or len(entries) > count // 2):
+            continue                           # exits, inits, clears: rare, and early
+        entries.append(kinds[kind](rnd.below(12), rnd.below(12), rnd.choice(paths),
+                                   rnd.choice(paths)))
+    return entries
+
+
 SCENARIOS = {"memory-threads": (_memory_threads, 1), "files": (_files, 1),
-             "net": (_net, 1), "exit": (_exit, 3)}
+             "net": (_net, 1), "exit": (_exit, 3), "random": (_random, 2)}
 
 
 def _journal(entries, sessions):
