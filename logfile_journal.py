@@ -6313,8 +6313,9 @@ def compact(journal, out_path=None, *, overwrite: bool = False,
     temporary file beside its target, fsynced, renamed into place and its
     directory fsynced: a failure leaves every existing file as it was.
     In place, the journal is locked (flock, as LogFileJournalTx's writers
-    lock) while compacting, and JournalError is raised, nothing replaced,
-    if it grew meanwhile (a writer that does not lock, such as wasmer).
+    lock; a writer holding it is waited for 10 s at most) while compacting,
+    and JournalError is raised, nothing replaced, if it grew meanwhile (a
+    writer that does not lock, such as wasmer).
 
     The journal must read to its end: a torn tail or a corrupt record
     raises its JournalError (repair() first), an unknown record type
@@ -6327,12 +6328,36 @@ def compact(journal, out_path=None, *, overwrite: bool = False,
         in_place = out_path is None or _same_file(source, target)
         with LogFileJournal.new_readonly(source, strict=True,
                                          max_uncompressed_size=max_uncompressed_size) as opened:
-            with _ProcessLock(opened._fd, in_place and fcntl is not None):
+            with _compaction_lock(opened._fd, source, in_place and fcntl is not None):
                 return _compact_into(opened, target, in_place or overwrite, progress,
                                      opened._fd if in_place else None)
     if out_path is None:
         raise ValueError("compact() needs out_path unless journal is a path")
     return _compact_into(journal, os.fspath(out_path), overwrite, progress, None)
+
+
+@contextlib.contextmanager
+def _compaction_lock(fd: int, path: str, enabled: bool):
+    """The exclusive lock LogFileJournalTx's writers take, held for a whole
+    compaction in place; waited for as an exclusive writer waits."""
+    if not enabled:
+        yield
+        return
+    deadline = time.monotonic() + _EXCLUSIVE_LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise JournalError("another writer has held the lock on %s for %g s: "
+                                   "nothing was compacted"
+                                   % (path, _EXCLUSIVE_LOCK_TIMEOUT)) from None
+            time.sleep(0.01)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _same_file(a: str, b: str) -> bool:

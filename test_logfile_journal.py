@@ -1147,6 +1147,7 @@ def test_compact_needs_a_target_for_a_journal_object():
             lj.compact(journal)
 
 
+@pytest.mark.skipif(os.name != "posix", reason="needs symbolic links and modes")
 def test_compact_in_place_replaces_the_file_atomically(tmp_path):
     source, _, _ = COMPACT_CASES["compact-exit"]
     path = tmp_path / "app.journal"
@@ -1226,6 +1227,22 @@ def test_compact_in_place_refuses_a_journal_that_grew_meanwhile(tmp_path, monkey
         lj.compact(path)
     assert path.read_bytes()[:len(original)] == original
     assert os.listdir(tmp_path) == ["app.journal"]
+
+
+@pytest.mark.skipif(lj.fcntl is None, reason="needs fcntl.flock")
+def test_compact_in_place_waits_for_a_writers_lock_then_gives_up(tmp_path, monkeypatch):
+    path = tmp_path / "app.journal"
+    shutil.copyfile(COMPACT_CASES["reopen"][0], path)
+    original = path.read_bytes()
+    monkeypatch.setattr(lj, "_EXCLUSIVE_LOCK_TIMEOUT", 0.05)
+    with LogFileJournal(path, lock="exclusive") as writer:
+        writer.tx.prepare()                                  # holds the lock until closed
+        with pytest.raises(lj.JournalError, match="held the lock .* nothing was compacted"):
+            lj.compact(path)
+        lj.compact(path, tmp_path / "copy.journal")          # not in place: no lock needed
+    assert path.read_bytes() == original
+    assert (tmp_path / "copy.journal").read_bytes() == real_compacted("reopen")
+    assert lj.compact(path).kept == 6 and path.read_bytes() == real_compacted("reopen")
 
 
 def test_cli_compact(capsys, tmp_path):
