@@ -6424,7 +6424,8 @@ def _learn(reader: LogFileJournalRx, progress) -> Tuple[_Compactor, Layout, int]
                                    "off): nothing was compacted", stop.offset)
     with reader.owned_buffer() as view:
         size = len(view)
-    names = reader.layouts
+    # An empty file (no magic number yet) is a journal of no records.
+    names = reader.layouts if size else LAYOUTS
     if not names:
         raise LayoutError("the journal's segments are in different layouts: convert "
                           "them to one first", 0)

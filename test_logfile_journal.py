@@ -1141,6 +1141,19 @@ def test_compact_rules_in_small(tmp_path):
         truncated, write(5, 0, b"new", False), close5]
 
 
+def test_compact_an_empty_journal(tmp_path):
+    for data in (b"", JOURNAL_MAGIC_NUMBER_BYTES):
+        path = tmp_path / "empty.journal"
+        path.write_bytes(data)
+        report = lj.compact(path)
+        assert report == lj.CompactReport(0, 0, {}, len(data), 8)
+        assert path.read_bytes() == JOURNAL_MAGIC_NUMBER_BYTES
+    path.write_bytes(b"not a journal")
+    with pytest.raises(InvalidMagicError):
+        lj.compact(path)
+    assert path.read_bytes() == b"not a journal" and os.listdir(tmp_path) == ["empty.journal"]
+
+
 def test_compact_needs_a_target_for_a_journal_object():
     with LogFileJournal.from_buffer(JOURNAL_MAGIC_NUMBER_BYTES) as journal:
         with pytest.raises(ValueError, match="needs out_path"):
