@@ -5969,7 +5969,7 @@ class _Compactor:
         self.keep: Dict[int, int] = {}
         self.kept: List[int] = []                    # closed descriptors that are kept
         self.stdio: Dict[int, int] = {}
-        self.events: Dict[int, int] = {}
+        self.event_fds: Dict[int, int] = {}
         self.epoll: Dict[int, int] = {}
         self.whitelist: set = set()
         self.index = 0
@@ -6009,7 +6009,7 @@ class _Compactor:
 
     def _find(self, fd: int) -> Optional[int]:
         for table in (self.suspect, self.open_sockets, self.accepted_sockets,
-                      self.open_pipes, self.keep, self.events, self.stdio):
+                      self.open_pipes, self.keep, self.event_fds, self.stdio):
             lookup = table.get(fd)
             if lookup is not None:
                 return lookup
@@ -6017,7 +6017,7 @@ class _Compactor:
 
     def _clear_run(self) -> None:
         # ProcessExitV1, InitModuleV1, ClearEtherealV1: what the run held goes.
-        for table in (self.accepted_sockets, self.events, self.memory, self.open_pipes,
+        for table in (self.accepted_sockets, self.event_fds, self.memory, self.open_pipes,
                       self.open_sockets, self.staged_threads, self.stdio, self.suspect,
                       self.threads):
             table.clear()
@@ -6042,7 +6042,7 @@ class _Compactor:
             keep.update(table.values())
         lookups = list(self.kept)
         for table in (self.create_directory, self.suspect, self.keep, self.open_sockets,
-                      self.accepted_sockets, self.events, self.epoll, self.open_pipes,
+                      self.accepted_sockets, self.event_fds, self.epoll, self.open_pipes,
                       self.stdio):
             lookups.extend(table.values())
         for lookup in lookups:
@@ -6078,7 +6078,7 @@ class _Compactor:
         self.chdir = index
 
     def _create_event(self, entry, index):
-        self.events[entry.fd] = self._new_group(index)
+        self.event_fds[entry.fd] = self._new_group(index)
 
     def _open(self, entry, index):
         # Create + truncate: whatever was done to the path before is moot.
@@ -6110,7 +6110,7 @@ class _Compactor:
     def _close(self, entry, index):
         fd = entry.fd
         for table in (self.open_sockets, self.accepted_sockets, self.open_pipes,
-                      self.suspect, self.events, self.epoll):
+                      self.suspect, self.event_fds, self.epoll):
             lookup = table.pop(fd, None)
             if lookup is not None:
                 self.groups.pop(lookup, None)          # the whole history goes
@@ -6125,7 +6125,7 @@ class _Compactor:
     def _duplicate(self, entry, index):
         original = entry.original_fd
         for table in (self.suspect, self.keep, self.stdio, self.open_pipes,
-                      self.open_sockets, self.accepted_sockets, self.events):
+                      self.open_sockets, self.accepted_sockets, self.event_fds):
             lookup = table.get(original)
             if lookup is not None:
                 table[entry.copied_fd] = lookup
@@ -6137,7 +6137,7 @@ class _Compactor:
         # accepted_sockets: a renumbered accepted socket is not followed.
         old = entry.old_fd
         for table in (self.suspect, self.keep, self.stdio, self.open_pipes,
-                      self.open_sockets, self.events):
+                      self.open_sockets, self.event_fds):
             lookup = table.pop(old, None)
             if lookup is not None:
                 table[entry.new_fd] = lookup
