@@ -48,7 +48,8 @@ Sections, in the order data goes through them:
     JSON                      entry_to_json, entry_from_json
     wasmer's text             wasmer_text (what PrintingJournal prints)
     wasmer's tools            filtered_out (FilteredJournal), memory_image (MemFileJournal),
-                              memory_pages (its map), extract_files (what mount showed)
+                              memory_pages (its map), extract_files (what mount
+                              showed), compact (CompactingJournal)
     Command line              main()
 """
 
@@ -116,6 +117,7 @@ __all__ = [
     "FILTER_CATEGORIES", "filter_category", "filtered_out", "memory_image",
     "MemoryPage", "memory_pages", "WASM_PAGE_SIZE",
     "extract_files", "FilesReport", "FileRefusal", "DEFAULT_MAX_FILE_SIZE", "MAX_TREE_DEPTH",
+    "compact", "CompactReport", "COMPACT_RULES_VERSION",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
     "RecombinedJournal", "UnsupportedJournal", "check", "repair", "convert", "load", "open",
     "main",
@@ -6004,7 +6006,7 @@ def wasmer_text(entry: JournalEntry, layout: Union[str, Layout, None] = None) ->
 
 
 # ---------------------------------------------------------------------------
-# wasmer's tools: its filter and its memory file
+# wasmer's tools: its filter, its memory file and its compactor
 # ---------------------------------------------------------------------------
 
 #: The categories wasmer's FilteredJournal can leave out, and the names
@@ -6849,6 +6851,560 @@ def extract_files(journal, directory, *, overwrite: bool = False, at: Optional[i
     return FilesReport(*counts, replay.bytes_written, replay.other_writes, refused)
 
 
+# -- compact: wasmer's CompactingJournal ---------------------------------------
+#
+# The rules of wasmer-journal 0.705.0 (wasmer 7.5), concrete/compacting.rs:
+# every record is learned in order, by its index; a record is kept when,
+# after the last one, its index is in the whitelist, or is the value of one
+# of the "last event" slots, or belongs to a descriptor or directory group
+# still referenced.  The kept records are then written, in their order, as
+# one new session (compacting_log_file.rs: compact_now).
+
+#: The wasmer-journal release whose CompactingJournal rules compact() follows.
+COMPACT_RULES_VERSION = "0.705.0"
+
+_CREATE_TRUNC = Oflags.CREATE | Oflags.TRUNC
+
+
+class _SubGroup:
+    """compacting.rs's SubGroupOfevents: the records of one descriptor or
+    directory, kept or dropped together."""
+
+    __slots__ = ("events", "path", "write_map")
+
+    def __init__(self) -> None:
+        self.events: List[int] = []
+        self.path: Optional[str] = None
+        self.write_map: Dict[Tuple[int, int], int] = {}   # last write per exact range
+
+
+class _Compactor:
+    """compacting.rs's State, learning one record at a time (learn()).
+
+    Groups are numbered as the crate numbers them (descriptor_seed); a
+    descriptor map may keep the number of a group already cancelled, whose
+    later records then go nowhere, as in the crate.  Groups are also
+    indexed by path, so cancelling a path does not scan them all.
+    """
+
+    def __init__(self) -> None:
+        self.seed = 0
+        self.groups: Dict[int, _SubGroup] = {}
+        self.by_path: Dict[str, set] = {}
+        self.memory: Dict[Tuple[int, int], int] = {}
+        self.snapshots: List[int] = []
+        self.tty = self.chdir = self.process_exit = self.init_module = None
+        self.create_directory: Dict[str, int] = {}
+        self.remove_directory: Dict[str, int] = {}
+        self.unlink_file: Dict[str, int] = {}
+        self.threads: Dict[int, int] = {}            # as of the last snapshot
+        self.staged_threads: Dict[int, int] = {}
+        self.open_sockets: Dict[int, int] = {}
+        self.accepted_sockets: Dict[int, int] = {}
+        self.open_pipes: Dict[int, int] = {}
+        self.suspect: Dict[int, int] = {}            # opened without CREATE, not mutated
+        self.keep: Dict[int, int] = {}
+        self.kept: List[int] = []                    # closed descriptors that are kept
+        self.stdio: Dict[int, int] = {}
+        self.event_fds: Dict[int, int] = {}
+        self.epoll: Dict[int, int] = {}
+        self.whitelist: set = set()
+        self.index = 0
+        self.counts: "collections.Counter[type]" = collections.Counter()
+        self._new_stdio()
+
+    def _new_stdio(self) -> None:
+        # A process starts with fds 0-2 (0.10.0 counts 0-3 as stdio).
+        for fd in range(3):
+            self.stdio[fd] = self._new_group()
+
+    def _new_group(self, event: Optional[int] = None, path: Optional[str] = None) -> int:
+        lookup = self.seed
+        self.seed += 1
+        group = self.groups[lookup] = _SubGroup()
+        if event is not None:
+            group.events.append(event)
+        if path is not None:
+            group.path = path
+            self.by_path.setdefault(path, set()).add(lookup)
+        return lookup
+
+    def _append(self, lookup: Optional[int], event: int) -> None:
+        group = self.groups.get(lookup)
+        if group is not None:
+            group.events.append(event)
+
+    def _cancel_path(self, path: str) -> None:
+        for lookup in self.by_path.pop(path, ()):
+            self.groups.pop(lookup, None)
+
+    def _solidify_path(self, path: str) -> None:
+        for lookup in self.by_path.pop(path, ()):
+            group = self.groups.get(lookup)
+            if group is not None:
+                group.path = None
+
+    def _find(self, fd: int) -> Optional[int]:
+        for table in (self.suspect, self.open_sockets, self.accepted_sockets,
+                      self.open_pipes, self.keep, self.event_fds, self.stdio):
+            lookup = table.get(fd)
+            if lookup is not None:
+                return lookup
+        return None
+
+    def _clear_run(self) -> None:
+        # ProcessExitV1, InitModuleV1, ClearEtherealV1: what the run held goes.
+        for table in (self.accepted_sockets, self.event_fds, self.memory, self.open_pipes,
+                      self.open_sockets, self.staged_threads, self.stdio, self.suspect,
+                      self.threads):
+            table.clear()
+        self.snapshots.clear()
+        self._new_stdio()
+
+    def learn(self, entry: "JournalEntry") -> None:
+        """Take the next record (CompactingJournalTx::write)."""
+        index = self.index
+        self.index += 1
+        handler = _COMPACT_HANDLERS.get(type(entry))
+        if handler is not None:
+            handler(self, entry, index)
+
+    def kept_indexes(self) -> set:
+        """The indexes of the records to keep (State::create_filter)."""
+        keep = set(self.whitelist)
+        keep.update(i for i in (self.tty, self.chdir, self.process_exit, self.init_module)
+                    if i is not None)
+        keep.update(self.snapshots)
+        for table in (self.memory, self.threads, self.remove_directory, self.unlink_file):
+            keep.update(table.values())
+        lookups = list(self.kept)
+        for table in (self.create_directory, self.suspect, self.keep, self.open_sockets,
+                      self.accepted_sockets, self.event_fds, self.epoll, self.open_pipes,
+                      self.stdio):
+            lookups.extend(table.values())
+        for lookup in lookups:
+            group = self.groups.get(lookup)
+            if group is not None:
+                keep.update(group.events)
+                keep.update(group.write_map.values())
+        return keep
+
+    # -- one method per kind of record, in compacting.rs's order --------------
+
+    def _memory(self, entry, index):
+        self.memory[tuple(entry.region)] = index
+
+    def _set_thread(self, entry, index):
+        self.staged_threads[entry.id] = index
+
+    def _close_thread(self, entry, index):
+        self.staged_threads.pop(entry.id, None)
+
+    def _snapshot(self, entry, index):
+        self.threads = dict(self.staged_threads)
+        self.snapshots.append(index)
+
+    def _process_exit(self, entry, index):
+        self._clear_run()
+        self.process_exit = index
+
+    def _tty(self, entry, index):
+        self.tty = index
+
+    def _chdir(self, entry, index):
+        self.chdir = index
+
+    def _create_event(self, entry, index):
+        self.event_fds[entry.fd] = self._new_group(index)
+
+    def _open(self, entry, index):
+        # Create + truncate: whatever was done to the path before is moot.
+        # Every descriptor starts suspect (read-only) unless it may create.
+        path = entry.path
+        if entry.o_flags & _CREATE_TRUNC == _CREATE_TRUNC:
+            self._cancel_path(path)
+        lookup = self._new_group(index, path)
+        (self.keep if entry.o_flags & Oflags.CREATE else self.suspect)[entry.fd] = lookup
+
+    def _mutate(self, entry, index):
+        fd = entry.fd
+        lookup = self.suspect.pop(fd, None)
+        if lookup is not None:
+            self.keep[fd] = lookup
+        group = self.groups.get(self._find(fd))
+        if group is not None:
+            if type(entry) is FileDescriptorWriteV1:
+                group.write_map[(entry.offset, entry.offset + len(entry.data))] = index
+            else:
+                group.events.append(index)
+
+    def _fd_event(self, entry, index):
+        self._append(self._find(entry.fd), index)
+
+    def _send_file(self, entry, index):
+        self._append(self._find(entry.socket_fd), index)
+
+    def _close(self, entry, index):
+        fd = entry.fd
+        for table in (self.open_sockets, self.accepted_sockets, self.open_pipes,
+                      self.suspect, self.event_fds, self.epoll):
+            lookup = table.pop(fd, None)
+            if lookup is not None:
+                self.groups.pop(lookup, None)          # the whole history goes
+                return
+        lookup = self.keep.pop(fd, None)
+        if lookup is not None:
+            self._append(lookup, index)
+            self.kept.append(lookup)
+        else:
+            self._append(self._find(fd), index)
+
+    def _duplicate(self, entry, index):
+        original = entry.original_fd
+        for table in (self.suspect, self.keep, self.stdio, self.open_pipes,
+                      self.open_sockets, self.accepted_sockets, self.event_fds):
+            lookup = table.get(original)
+            if lookup is not None:
+                table[entry.copied_fd] = lookup
+                self._append(lookup, index)
+                return
+
+    def _renumber(self, entry, index):
+        # compacting.rs looks in open_sockets twice and never in
+        # accepted_sockets: a renumbered accepted socket is not followed.
+        old = entry.old_fd
+        for table in (self.suspect, self.keep, self.stdio, self.open_pipes,
+                      self.open_sockets, self.event_fds):
+            lookup = table.pop(old, None)
+            if lookup is not None:
+                table[entry.new_fd] = lookup
+                self._append(lookup, index)
+                return
+
+    def _create_directory(self, entry, index):
+        # Only the first CreateDirectoryV1 of a path counts.
+        if entry.path not in self.create_directory:
+            self.create_directory[entry.path] = self._new_group(index, entry.path)
+
+    def _remove_directory(self, entry, index):
+        self.create_directory.pop(entry.path, None)
+        self.remove_directory[entry.path] = index
+
+    def _unlink(self, entry, index):
+        self._cancel_path(entry.path)
+        self.unlink_file[entry.path] = index
+
+    def _rename(self, entry, index):
+        self._solidify_path(entry.old_path)
+        self._cancel_path(entry.new_path)
+        self.whitelist.add(index)
+
+    def _path_set_times(self, entry, index):
+        lookup = self.create_directory.get(entry.path)
+        if lookup is not None:
+            self._append(lookup, index)
+        elif entry.path not in self.remove_directory:
+            self.whitelist.add(index)
+
+    def _pipe(self, entry, index):
+        lookup = self._new_group(index)
+        self.open_pipes[entry.fd1] = lookup
+        self.open_pipes[entry.fd2] = lookup
+
+    def _epoll_create(self, entry, index):
+        self.epoll[entry.fd] = self._new_group(index)
+
+    def _epoll_ctl(self, entry, index):
+        # The epoll fd is looked up among the other descriptors, never in
+        # the epoll table: in practice EpollCtlV1 goes.
+        if self._find(entry.fd) is not None:
+            self._append(self._find(entry.epfd), index)
+
+    def _connected(self, entry, index):
+        self.accepted_sockets[entry.fd] = self._new_group(index)
+
+    def _socket_open(self, entry, index):
+        self.open_sockets[entry.fd] = self._new_group(index)
+
+    def _socket_pair(self, entry, index):
+        lookup = self._new_group(index)
+        self.open_sockets[entry.fd1] = lookup
+        self.open_sockets[entry.fd2] = lookup
+
+    def _init_module(self, entry, index):
+        self._clear_run()
+        self.init_module = index
+
+    def _clear_ethereal(self, entry, index):
+        self._clear_run()
+
+    def _always(self, entry, index):
+        self.whitelist.add(index)
+
+
+_COMPACT_HANDLERS: Dict[type, Callable[[_Compactor, "JournalEntry", int], None]] = {}
+for _names, _handler in (
+        ("UpdateMemoryRegionV1", _Compactor._memory),
+        ("SetThreadV1", _Compactor._set_thread),
+        ("CloseThreadV1", _Compactor._close_thread),
+        ("SnapshotV1", _Compactor._snapshot),
+        ("ProcessExitV1", _Compactor._process_exit),
+        ("TtySetV1", _Compactor._tty),
+        ("ChangeDirectoryV1", _Compactor._chdir),
+        ("CreateEventV1", _Compactor._create_event),
+        ("OpenFileDescriptorV1 OpenFileDescriptorV2", _Compactor._open),
+        ("FileDescriptorAdviseV1 FileDescriptorAllocateV1 FileDescriptorSetTimesV1 "
+         "FileDescriptorWriteV1 FileDescriptorSetRightsV1 FileDescriptorSetSizeV1",
+         _Compactor._mutate),
+        ("FileDescriptorSeekV1 FileDescriptorSetFdFlagsV1 FileDescriptorSetFlagsV1 "
+         "SocketBindV1 SocketSendToV1 SocketSendV1 SocketSetOptFlagV1 SocketSetOptSizeV1 "
+         "SocketSetOptTimeV1 SocketShutdownV1 SocketListenV1 SocketJoinIpv4MulticastV1 "
+         "SocketJoinIpv6MulticastV1 SocketLeaveIpv4MulticastV1 SocketLeaveIpv6MulticastV1",
+         _Compactor._fd_event),
+        ("SocketSendFileV1", _Compactor._send_file),
+        ("CloseFileDescriptorV1", _Compactor._close),
+        ("DuplicateFileDescriptorV1 DuplicateFileDescriptorV2", _Compactor._duplicate),
+        ("RenumberFileDescriptorV1", _Compactor._renumber),
+        ("CreateDirectoryV1", _Compactor._create_directory),
+        ("RemoveDirectoryV1", _Compactor._remove_directory),
+        ("UnlinkFileV1", _Compactor._unlink),
+        ("PathRenameV1", _Compactor._rename),
+        ("PathSetTimesV1", _Compactor._path_set_times),
+        ("CreatePipeV1", _Compactor._pipe),
+        ("EpollCreateV1", _Compactor._epoll_create),
+        ("EpollCtlV1", _Compactor._epoll_ctl),
+        ("SocketConnectedV1", _Compactor._connected),
+        ("SocketAcceptedV1 SocketOpenV1", _Compactor._socket_open),
+        ("SocketPairV1", _Compactor._socket_pair),
+        ("InitModuleV1", _Compactor._init_module),
+        ("ClearEtherealV1", _Compactor._clear_ethereal),
+        ("SetClockTimeV1 PortAddAddrV1 PortDelAddrV1 PortAddrClearV1 PortBridgeV1 "
+         "PortUnbridgeV1 PortDhcpAcquireV1 PortGatewaySetV1 PortRouteAddV1 PortRouteClearV1 "
+         "PortRouteDelV1 CreateSymbolicLinkV1 CreateHardLinkV1", _Compactor._always)):
+    for _name in _names.split():
+        _COMPACT_HANDLERS[globals()[_name]] = _handler
+del _names, _handler, _name
+assert set(_COMPACT_HANDLERS) == set(ENTRY_CLASSES.values())
+
+
+class CompactReport(NamedTuple):
+    """What compact() did."""
+    records: int                # records read
+    kept: int                   # records written
+    dropped: Dict[str, int]     # entry class name -> records dropped, in record-type order
+    size_before: int            # bytes of the journal read
+    size_after: int             # bytes of the journal written
+
+    @property
+    def dropped_total(self) -> int:
+        """How many records were dropped."""
+        return self.records - self.kept
+
+
+def compact(journal, out_path=None, *, overwrite: bool = False,
+            max_uncompressed_size: int = DEFAULT_MAX_UNCOMPRESSED_SIZE,
+            progress: Optional[Callable[[int], Any]] = None) -> CompactReport:
+    """Compact a journal by the rules of wasmer's CompactingJournal, as
+    wasmer-journal 0.705.0 (wasmer 7.5) has them (COMPACT_RULES_VERSION).
+
+    What goes:
+
+    * of the memory, all but the last UpdateMemoryRegionV1 of each exact
+      ``start..end`` (overlapping updates of other ranges all stay);
+    * every CloseThreadV1, and each SetThreadV1 but the last of each thread
+      alive at the last SnapshotV1 (all of them if there is no snapshot);
+    * all but the last TtySetV1, ChangeDirectoryV1, ProcessExitV1 and
+      InitModuleV1; every ClearEtherealV1;
+    * a closed socket, pipe (either end), event, epoll, or a file opened
+      without CREATE and never written, resized, allocated, advised or
+      given times or rights -- with all its records;  of a kept file, all
+      but the last FileDescriptorWriteV1 of each exact offset range;
+    * records about descriptors never seen opened (fds 0-2 count as open);
+      every EpollCtlV1 in practice (the crate looks its epoll fd up among
+      the other descriptors only);
+    * the history of a path -- its open, writes, close, its first
+      CreateDirectoryV1 -- when the path is opened with CREATE and TRUNC,
+      unlinked, or a rename's target (a rename's source keeps it);  all
+      but the first CreateDirectoryV1 of a path, and that one too after a
+      RemoveDirectoryV1; all but the last RemoveDirectoryV1 and
+      UnlinkFileV1 of a path;
+    * at each ProcessExitV1, InitModuleV1 and ClearEtherealV1: the memory
+      updates, snapshots, threads, stdio, sockets, pipes, events and
+      suspect files of the run before (files kept, epolls, directories,
+      the tty and the working directory survive).
+
+    Kept always: SetClockTimeV1, the Port* records, links, PathRenameV1, and
+    PathSetTimesV1 on a path not removed.  wasmer-journal 0.10.0 (wasmer
+    4.4) differs: it knows no stdio descriptor until a write, seek or flags
+    change on an fd 0-3 makes one (so fd 3 counts as stdio, and 0-2 are not
+    made anew after an exit), and it drops every DuplicateFileDescriptorV1
+    and RenumberFileDescriptorV1 (it follows the descriptor, but does not
+    keep the record); it has no record types 61-64.
+
+    The kept records are written in their order, re-encoded at their new
+    positions, as one session in the journal's layout, with write_many().
+    ``journal`` is a path, or a journal or reader (read twice, from its
+    first record).  Without ``out_path`` a path is compacted in place (as
+    ``wasmer journal compact`` does); with it, ``out_path`` must not exist
+    unless ``overwrite``.  Either way the new journal is written to a
+    temporary file beside its target, fsynced, renamed into place and its
+    directory fsynced: a failure leaves every existing file as it was.
+    In place, the journal is locked (flock, as LogFileJournalTx's writers
+    lock; a writer holding it is waited for 10 s at most) while compacting,
+    and JournalError is raised, nothing replaced, if it grew meanwhile (a
+    writer that does not lock, such as wasmer).
+
+    The journal must read to its end: a torn tail or a corrupt record
+    raises its JournalError (repair() first), an unknown record type
+    UnknownRecordTypeError.  ``progress``, if given, is called with the
+    offset each record ends at, in each of the two passes.
+    """
+    if isinstance(journal, (str, os.PathLike)):
+        source = os.fspath(journal)
+        target = source if out_path is None else os.fspath(out_path)
+        in_place = out_path is None or _same_file(source, target)
+        with LogFileJournal.new_readonly(source, strict=True,
+                                         max_uncompressed_size=max_uncompressed_size) as opened:
+            with _compaction_lock(opened._fd, source, in_place and fcntl is not None):
+                return _compact_into(opened, target, in_place or overwrite, progress,
+                                     opened._fd if in_place else None)
+    if out_path is None:
+        raise ValueError("compact() needs out_path unless journal is a path")
+    return _compact_into(journal, os.fspath(out_path), overwrite, progress, None)
+
+
+@contextlib.contextmanager
+def _compaction_lock(fd: int, path: str, enabled: bool):
+    """The exclusive lock LogFileJournalTx's writers take, held for a whole
+    compaction in place; waited for as an exclusive writer waits."""
+    if not enabled:
+        yield
+        return
+    deadline = time.monotonic() + _EXCLUSIVE_LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise JournalError("another writer has held the lock on %s for %g s: "
+                                   "nothing was compacted"
+                                   % (path, _EXCLUSIVE_LOCK_TIMEOUT)) from None
+            time.sleep(0.01)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _compact_into(journal, target: str, overwrite: bool, progress, locked_fd) -> CompactReport:
+    """compact()'s two passes: learn every record, then write the kept ones."""
+    if not overwrite and os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, "%s already exists" % target)
+    if os.path.islink(target):
+        target = os.path.realpath(target)      # the file is replaced, the link stays
+    reader = journal if isinstance(journal, LogFileJournalRx) else journal.rx
+    reader = reader.as_restarted()
+    try:
+        compactor, layout, size_before = _learn(reader, progress)
+        keep = compactor.kept_indexes()
+        records = compactor.index
+        directory = os.path.dirname(os.path.abspath(target))
+        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp",
+                                    dir=directory)
+        os.close(fd)
+        try:
+            os.chmod(temp, _new_file_mode(target))
+            kept = _write_kept(reader, temp, layout, keep, records, progress)
+            if locked_fd is not None and os.fstat(locked_fd).st_size != size_before:
+                raise JournalError("the journal grew while it was compacted (a writer that "
+                                   "does not lock?); nothing was replaced", size_before)
+            size_after = os.path.getsize(temp)
+            os.replace(temp, target)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+    finally:
+        reader.close()
+    _fsync_directory(target)
+    dropped = compactor.counts - kept
+    return CompactReport(records, sum(kept.values()), {
+        cls.__name__: dropped[cls] for cls in ENTRY_CLASSES.values() if dropped[cls]},
+        size_before, size_after)
+
+
+def _learn(reader: LogFileJournalRx, progress) -> Tuple[_Compactor, Layout, int]:
+    """The first pass: every record learned, to the end (else an error).
+    Returns the compactor, the layout to write and the size read."""
+    compactor = _Compactor()
+    counts = compactor.counts
+    for result in _reporting(reader.records(), progress):
+        compactor.learn(result.record)
+        counts[type(result.record)] += 1
+    stop = reader.stop
+    if stop is not None:
+        if stop.reason == "unknown-record-type":
+            raise UnknownRecordTypeError("record type %s ends the journal before its end: "
+                                         "nothing was compacted" % stop.record_type,
+                                         stop.offset)
+        raise TruncatedRecordError("the journal ends in a torn tail (repair() cuts it "
+                                   "off): nothing was compacted", stop.offset)
+    with reader.owned_buffer() as view:
+        size = len(view)
+    # An empty file (no magic number yet) is a journal of no records.
+    names = reader.layouts if size else LAYOUTS
+    if not names:
+        raise LayoutError("the journal's segments are in different layouts: convert "
+                          "them to one first", 0)
+    # As convert and filter choose: the default layout if it fits, else the newest.
+    layout = get_layout(DEFAULT_LAYOUT if DEFAULT_LAYOUT in names
+                        else max(names, key=LAYOUTS.index))
+    return compactor, layout, size
+
+
+# Kept entries go to write_many this many at a time, or once they hold this many bytes.
+_COMPACT_BATCH = 1024
+_COMPACT_BATCH_BYTES = 1 << 24
+
+
+def _write_kept(reader: LogFileJournalRx, path: str, layout: Layout, keep: set,
+                records: int, progress) -> collections.Counter:
+    """The second pass: the kept records of ``reader``'s first ``records``,
+    in order, as one new journal at ``path`` (synced).  Returns how many of
+    each class were written."""
+    written = collections.Counter()
+    replay = reader.as_restarted()
+    try:
+        with LogFileJournal(path, lock="thread", buffer_size=1 << 20, layout=layout,
+                            max_uncompressed_size=reader.max_uncompressed_size) as writer:
+            writer.tx.prepare()
+            batch, held = [], 0
+            for index, result in enumerate(_reporting(replay.records(), progress)):
+                if index >= records:
+                    break                        # appended since: not learned, not kept
+                if index in keep:
+                    batch.append(result.record)
+                    written[type(result.record)] += 1
+                    held += result.record_end - result.record_start
+                    if len(batch) >= _COMPACT_BATCH or held >= _COMPACT_BATCH_BYTES:
+                        writer.write_many(batch)
+                        batch, held = [], 0
+            writer.write_many(batch)
+    finally:
+        replay.close()
+    return written
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
@@ -7428,6 +7984,38 @@ def _cmd_convert(args, out) -> int:
     layout = get_layout(args.layout)
     _warn("wrote %s in layout %s (%s) to %s" % (_plural(count, "record", "records"),
                                                  layout.name, layout.releases, args.out))
+    return 0
+
+
+def _cmd_compact(args, out) -> int:
+    """``compact FILE [-o OUT]``: wasmer's CompactingJournal rules; in place
+    without -o (as ``wasmer journal compact``), always through a renamed
+    temporary file."""
+    target = args.output
+    if target is None and args.file == "-":
+        raise _CliError("-: standard input cannot be compacted in place: give -o OUT", 2)
+    in_place = target is None or _same_file(args.file, target)
+    if not in_place and not args.force:
+        _refuse_existing(target)
+    with _Progress(_file_size(args.file)) as progress, _about(args.file):
+        if args.file == "-":
+            journal = LogFileJournal.from_buffer(_stdin_bytes())
+            with _about(target):
+                report = compact(journal, target, overwrite=args.force,
+                                 progress=progress.callback)
+        else:
+            report = compact(args.file, None if in_place else target, overwrite=args.force,
+                             progress=progress.callback)
+    _warn("compacted %s %s: kept %d of %s (%d -> %s)" % (
+        args.file, "in place" if in_place else "into " + target, report.kept,
+        _plural(report.records, "record", "records"), report.size_before,
+        _plural(report.size_after, "byte", "bytes")))
+    if report.dropped:
+        width = max(len(name) for name in report.dropped)
+        lines = ["  %-*s  %6d" % (width, name, count) for name, count in report.dropped.items()]
+        _warn("dropped %s (wasmer-journal %s's rules):\n%s" % (
+            _plural(report.dropped_total, "record", "records"), COMPACT_RULES_VERSION,
+            "\n".join(lines)))
     return 0
 
 
@@ -8327,6 +8915,15 @@ _COMMANDS = (
      "(wasmer-4.2, wasmer-4.3, wasmer-5, wasmer-6; or rkyv-0.7, rkyv-0.8, latest).\n"
      "An entry that layout cannot hold is refused, naming it and its offset;\n"
      "OUT is then not written."),
+    ("compact", _cmd_compact, "drop what wasmer's CompactingJournal drops",
+     "Keeps what wasmer-journal %s's CompactingJournal keeps: the last memory\n"
+     "update of each range, the threads of the last snapshot, the descriptors that\n"
+     "changed the file system; drops closed sockets, pipes and read-only files with\n"
+     "their history, what create+truncate or unlink made moot, and what a process\n"
+     "exit ends. Without -o FILE is compacted in place, as `wasmer journal compact`\n"
+     "does; either way through a temporary file, synced and renamed: a failure\n"
+     "leaves every file as it was. What was dropped is listed by type."
+     % COMPACT_RULES_VERSION),
     ("cat", _cmd_cat, "concatenate journals into one",
      "Copies each input's readable part (a torn tail is left out with a\n"
      "warning), so each input becomes a segment of OUT; --reencode writes all\n"
@@ -8435,6 +9032,11 @@ def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         add("out", metavar="OUT", help="the journal to write")
         add("--layout", type=_layout_name, required=True, metavar="LAYOUT",
             help=layout_help)
+        add("--force", action="store_true", help=force)
+    elif name == "compact":
+        add("file", metavar="FILE", help="the journal (- for stdin, with -o)")
+        add("-o", "--output", metavar="OUT",
+            help="write the compacted journal to OUT (default: replace FILE)")
         add("--force", action="store_true", help=force)
     elif name == "cat":
         add("files", nargs="+", metavar="FILE", help="the journals, in order")

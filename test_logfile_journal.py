@@ -1340,6 +1340,270 @@ def test_memory_pages_cover_every_byte_of_wasmers_image(version):
     assert all(span.count(0) == len(span) for span in unwritten)
 
 
+# -- compact: wasmer's CompactingJournal, judged by the real 0.705.0 crate -----
+
+sys.path.insert(0, str(TESTDATA.parent / "tools"))
+import compact_scenarios  # noqa: E402
+
+COMPACT_TOOLS = TESTDATA / "wasmer-journal-0.705.0" / "tools"
+# input, records in, records the real compactor kept (its output: NAME.compact.journal)
+COMPACT_CASES = {
+    "phases": (TESTDATA / "wasmer-journal-0.705.0" / "phases.journal", 1281, 484),
+    "reopen": (TESTDATA / "wasmer-journal-0.705.0" / "reopen.journal", 18, 6),
+    "variants": (TESTDATA / "wasmer-journal-0.705.0" / "variants.journal", 291, 144),
+    "compact-memory-threads": (COMPACT_TOOLS / "compact-memory-threads.journal", 29, 16),
+    "compact-files": (COMPACT_TOOLS / "compact-files.journal", 81, 54),
+    "compact-net": (COMPACT_TOOLS / "compact-net.journal", 54, 26),
+    "compact-exit": (COMPACT_TOOLS / "compact-exit.journal", 61, 17),
+    "compact-random": (COMPACT_TOOLS / "compact-random.journal", 600, 135),
+}
+
+
+def real_compacted(name):
+    return (COMPACT_TOOLS / (name + ".compact.journal")).read_bytes()
+
+
+def seen_records(data, layout="wasmer-6"):
+    """Each record's place and the JSON wasmer's reader gives it."""
+    return [(r.record_start, r.record_end,
+             compact(lj.entry_to_json(r.record, layout, wasmer_exact=True)))
+            for r in LogFileJournal.from_buffer(data).rx.records()]
+
+
+def compacted(tmp_path, *entries, layout="wasmer-6"):
+    """The entries compact() keeps of a journal of ``entries``."""
+    source, out = tmp_path / "in.journal", tmp_path / "out.journal"
+    if source.exists():
+        source.unlink()
+    write_file(source, *entries, layout=layout)
+    lj.compact(source, out, overwrite=True)
+    return lj.load(out)
+
+
+def test_compact_scenarios_are_the_journals_the_real_crate_compacted():
+    for name, data in compact_scenarios.build().items():
+        assert (COMPACT_TOOLS / name).read_bytes() == data, name
+
+
+@pytest.mark.parametrize("name", COMPACT_CASES)
+def test_compact_writes_what_wasmers_compacting_journal_writes(tmp_path, name):
+    source, records, kept = COMPACT_CASES[name]
+    real = real_compacted(name)
+    out = tmp_path / "compacted.journal"
+    report = lj.compact(source, out)
+    ours = out.read_bytes()
+    assert (report.records, report.kept, report.dropped_total) == (records, kept, records - kept)
+    assert sum(report.dropped.values()) == records - kept
+    assert report.size_before == source.stat().st_size and report.size_after == len(ours)
+    assert seen_records(ours) == seen_records(real)          # record for record, same places
+    if name != "variants":
+        assert ours == real
+    else:      # but where wasmer's reading dropped unknown flag bits or cut an exit code
+        differ = {type(a.record).__name__ for a, b in zip(
+            LogFileJournal.from_buffer(ours).rx.records(),
+            LogFileJournal.from_buffer(real).rx.records())
+            if ours[a.record_start:a.record_end] != real[b.record_start:b.record_end]}
+        assert differ == {"ProcessExitV1", "OpenFileDescriptorV2", "FileDescriptorSetFdFlagsV1",
+                          "PathSetTimesV1", "FileDescriptorSetFlagsV1"}
+    manifest = COMPACT_TOOLS / (name + ".compact.journal.json")
+    if manifest.exists():
+        assert [r["json_text"] for r in json.loads(manifest.read_text("utf-8"))["records"]] \
+            == [text for _, _, text in seen_records(real)]
+
+
+def test_compact_reads_a_journal_object_and_counts_drops_by_type(tmp_path):
+    source = COMPACT_CASES["compact-net"][0]
+    entries = lj.load(source)
+    ends = []
+    with LogFileJournal.new_readonly(source) as journal:
+        next(iter(journal))                       # read from its first record all the same
+        report = lj.compact(journal, tmp_path / "out.journal", progress=ends.append)
+    kept = lj.load(tmp_path / "out.journal")
+    record_ends = [r.record_end for r in LogFileJournal.from_buffer(
+        source.read_bytes()).rx.records()]
+    assert ends == record_ends * 2                # both passes: learning, then writing
+    assert report.dropped == {
+        "FileDescriptorWriteV1": 2, "CloseFileDescriptorV1": 8, "RenumberFileDescriptorV1": 1,
+        "EpollCreateV1": 1, "EpollCtlV1": 2, "CreatePipeV1": 1, "CreateEventV1": 1,
+        "SocketOpenV1": 1, "SocketConnectedV1": 1, "SocketAcceptedV1": 1,
+        "SocketJoinIpv4MulticastV1": 1, "SocketLeaveIpv4MulticastV1": 1, "SocketSendToV1": 1,
+        "SocketSendV1": 4, "SocketShutdownV1": 1, "SocketPairV1": 1}
+    assert list(report.dropped) == sorted(report.dropped, key=lambda name: getattr(
+        JournalEntryRecordType, name))
+    assert len(kept) == report.kept and all(entry in entries for entry in kept)
+
+
+def test_compact_rules_in_small(tmp_path):
+    mem, write = lj.UpdateMemoryRegionV1, lj.FileDescriptorWriteV1
+    layout = lj.WasiMemoryLayout(0, 1, 1, 1)
+
+    def thread(i, fill):
+        return lj.SetThreadV1(i, bytes([fill]), b"", b"", lj.ThreadStartType.main_thread(),
+                              layout, False)
+    snap = lj.SnapshotV1(0, "Idle")
+    # the last update of each exact range; threads as of the last snapshot
+    assert compacted(tmp_path, mem((0, 2), b"ab"), mem((0, 2), b"cd"), mem((0, 1), b"e"),
+                     thread(1, 1), thread(2, 2), lj.CloseThreadV1(2, None), snap,
+                     thread(1, 3)) == [mem((0, 2), b"cd"), mem((0, 1), b"e"), thread(1, 1), snap]
+    # no snapshot: no thread; fds 0-2 are stdio (0.10.0 also counted fd 3)
+    assert compacted(tmp_path, thread(1, 1), write(2, 0, b"x", False),
+                     write(3, 0, b"y", False)) == [write(2, 0, b"x", False)]
+    # a process exit clears the run before it; the last exit and init stay
+    init, exit_ = lj.InitModuleV1(bytes(8)), lj.ProcessExitV1(None)
+    assert compacted(tmp_path, init, mem((0, 1), b"a"), snap, exit_, init, exit_,
+                     lj.ClearEtherealV1()) == [init, exit_]
+    # create+truncate cancels the path's earlier history; a read-only file goes
+    opened = lj.OpenFileDescriptorV1(5, 3, 0, "f", 1, 0, 0, 0)
+    truncated = lj.OpenFileDescriptorV1(5, 3, 0, "f", 9, 0, 0, 0)
+    read_only = lj.OpenFileDescriptorV1(6, 3, 0, "g", 0, 0, 0, 0)
+    close5, close6 = lj.CloseFileDescriptorV1(5), lj.CloseFileDescriptorV1(6)
+    assert compacted(tmp_path, opened, write(5, 0, b"old", False), close5, truncated,
+                     write(5, 0, b"new", False), close5, read_only, close6) == [
+        truncated, write(5, 0, b"new", False), close5]
+
+
+def test_compact_an_empty_journal(tmp_path):
+    for data in (b"", JOURNAL_MAGIC_NUMBER_BYTES):
+        path = tmp_path / "empty.journal"
+        path.write_bytes(data)
+        report = lj.compact(path)
+        assert report == lj.CompactReport(0, 0, {}, len(data), 8)
+        assert path.read_bytes() == JOURNAL_MAGIC_NUMBER_BYTES
+    path.write_bytes(b"not a journal")
+    with pytest.raises(InvalidMagicError):
+        lj.compact(path)
+    assert path.read_bytes() == b"not a journal" and os.listdir(tmp_path) == ["empty.journal"]
+
+
+def test_compact_needs_a_target_for_a_journal_object():
+    with LogFileJournal.from_buffer(JOURNAL_MAGIC_NUMBER_BYTES) as journal:
+        with pytest.raises(ValueError, match="needs out_path"):
+            lj.compact(journal)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs symbolic links and modes")
+def test_compact_in_place_replaces_the_file_atomically(tmp_path):
+    source, _, _ = COMPACT_CASES["compact-exit"]
+    path = tmp_path / "app.journal"
+    shutil.copyfile(source, path)
+    path.chmod(0o640)
+    link = tmp_path / "link.journal"
+    link.symlink_to(path.name)
+    report = lj.compact(link)                                  # the link is followed
+    assert link.is_symlink() and path.read_bytes() == real_compacted("compact-exit")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert report.kept == 17 and sorted(os.listdir(tmp_path)) == ["app.journal", "link.journal"]
+    out = tmp_path / "out.journal"
+    out.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError):
+        lj.compact(path, out)
+    assert out.read_bytes() == b"keep me"
+
+
+def compact_failures(monkeypatch, where):
+    """Make compact() fail ``where``: while writing, or at the rename."""
+    def fail(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if where == "write":
+        monkeypatch.setattr(lj.LogFileJournalTx, "write_many", fail)
+    else:
+        monkeypatch.setattr(lj.os, "replace", fail)
+
+
+@pytest.mark.parametrize("where", ["write", "rename"])
+def test_compact_failure_leaves_every_file_as_it_was(capsys, tmp_path, monkeypatch, where):
+    source, _, _ = COMPACT_CASES["compact-files"]
+    path = tmp_path / "app.journal"
+    shutil.copyfile(source, path)
+    original = path.read_bytes()
+    compact_failures(monkeypatch, where)
+    with pytest.raises(OSError) as caught:
+        lj.compact(path)
+    assert caught.value.errno == errno.ENOSPC
+    assert path.read_bytes() == original and os.listdir(tmp_path) == ["app.journal"]
+    out = tmp_path / "out.journal"
+    out.write_bytes(b"old")
+    status, _, err = cli_run(capsys, "compact", path, "-o", out, "--force")
+    assert status == 1 and "No space left on device" in err
+    assert path.read_bytes() == original and out.read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["app.journal", "out.journal"]
+
+
+def test_compact_refuses_a_journal_that_does_not_read_to_its_end(capsys, tmp_path):
+    data = COMPACT_CASES["compact-net"][0].read_bytes()
+    torn = tmp_path / "torn.journal"
+    torn.write_bytes(data[:-3])
+    with pytest.raises(TruncatedRecordError):
+        lj.compact(torn)
+    unknown = tmp_path / "unknown.journal"
+    unknown.write_bytes(data + struct.pack(">HHI", 999, 0, 0))
+    with pytest.raises(lj.UnknownRecordTypeError) as caught:
+        lj.compact(unknown)
+    assert caught.value.offset == len(data)
+    status, _, err = cli_run(capsys, "compact", unknown)
+    assert status == 1 and "record type 999" in err
+    assert torn.read_bytes() == data[:-3] and unknown.read_bytes()[:len(data)] == data
+    assert sorted(os.listdir(tmp_path)) == ["torn.journal", "unknown.journal"]
+
+
+def test_compact_in_place_refuses_a_journal_that_grew_meanwhile(tmp_path, monkeypatch):
+    path = tmp_path / "app.journal"
+    shutil.copyfile(COMPACT_CASES["reopen"][0], path)
+    original = path.read_bytes()
+    learned = lj._Compactor.kept_indexes
+
+    def append_then_learn(self):
+        with open(path, "ab") as file:        # a writer that takes no lock
+            file.write(lj.encode_record(lj.PortAddrClearV1(), len(original)))
+        return learned(self)
+    monkeypatch.setattr(lj._Compactor, "kept_indexes", append_then_learn)
+    with pytest.raises(lj.JournalError, match="grew while it was compacted"):
+        lj.compact(path)
+    assert path.read_bytes()[:len(original)] == original
+    assert os.listdir(tmp_path) == ["app.journal"]
+
+
+@pytest.mark.skipif(lj.fcntl is None, reason="needs fcntl.flock")
+def test_compact_in_place_waits_for_a_writers_lock_then_gives_up(tmp_path, monkeypatch):
+    path = tmp_path / "app.journal"
+    shutil.copyfile(COMPACT_CASES["reopen"][0], path)
+    original = path.read_bytes()
+    monkeypatch.setattr(lj, "_EXCLUSIVE_LOCK_TIMEOUT", 0.05)
+    with LogFileJournal(path, lock="exclusive") as writer:
+        writer.tx.prepare()                                  # holds the lock until closed
+        with pytest.raises(lj.JournalError, match="held the lock .* nothing was compacted"):
+            lj.compact(path)
+        lj.compact(path, tmp_path / "copy.journal")          # not in place: no lock needed
+    assert path.read_bytes() == original
+    assert (tmp_path / "copy.journal").read_bytes() == real_compacted("reopen")
+    assert lj.compact(path).kept == 6 and path.read_bytes() == real_compacted("reopen")
+
+
+def test_cli_compact(capsys, tmp_path):
+    path = tmp_path / "net.journal"
+    shutil.copyfile(COMPACT_CASES["compact-net"][0], path)
+    out = tmp_path / "out.journal"
+    status, stdout, err = cli_run(capsys, "compact", path, "-o", out)
+    assert status == 0 and stdout == ""
+    lines = err.splitlines()
+    assert lines[0] == "logfile-journal: compacted %s into %s: kept 26 of 54 records " \
+        "(1704 -> 824 bytes)" % (path, out)
+    assert lines[1] == "logfile-journal: dropped 28 records (wasmer-journal 0.705.0's rules):"
+    assert lines[2:4] == ["  FileDescriptorWriteV1            2",
+                          "  CloseFileDescriptorV1            8"]
+    assert len(lines) == 2 + 16 and out.read_bytes() == real_compacted("compact-net")
+    status, _, err = cli_run(capsys, "compact", path, "-o", out)
+    assert status == 2 and "already exists" in err
+    status, _, err = cli_run(capsys, "compact", path)                 # in place
+    assert status == 0 and path.read_bytes() == out.read_bytes()
+    assert err.splitlines()[0].endswith("in place: kept 26 of 54 records (1704 -> 824 bytes)")
+    status, _, err = cli_run(capsys, "compact", path)                 # nothing left to drop
+    assert status == 0 and err == "logfile-journal: compacted %s in place: kept 26 of " \
+        "26 records (824 -> 824 bytes)\n" % path
+    status, _, err = cli_run(capsys, "compact", "-")
+    assert status == 2 and "give -o OUT" in err
+
+
 def test_cli_stats_memory_map(capsys, tmp_path):
     path = tmp_path / "mem.journal"
     update = lj.UpdateMemoryRegionV1

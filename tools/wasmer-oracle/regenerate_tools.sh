@@ -5,6 +5,9 @@
 #   tools/wasmer-oracle/regenerate_tools.sh           build + regenerate (idempotent)
 #   tools/wasmer-oracle/regenerate_tools.sh --check   build + generate into a temp dir and compare
 #                                                     byte-for-byte with the committed testdata
+# For 0.705.0 it also writes the scenario journals of tools/compact_scenarios.py (this library's
+# journals exercising every compaction rule: compact-<name>.journal) and compacts each of them
+# (compact-<name>.compact.journal + .json).
 # VERSIONS="0.10.0" limits the run to some versions. Every output is generated twice (in two
 # processes, so with different HashMap seeds) and the two runs must be byte-identical.
 set -euo pipefail
@@ -18,11 +21,20 @@ status=0
 INPUTS="variants phases reopen"
 MEM_INPUTS="variants phases"
 CATS="mem threads fs core snap net stdio"
+# the versions whose rules compact() follows: they also compact tools/compact_scenarios.py's journals
+SCENARIO_VERSIONS="0.705.0"
 
-# gen BIN INDIR OUTDIR SCRATCH: every tool output for one version
+# gen BIN INDIR OUTDIR SCRATCH VERSION: every tool output for one version
 gen() {
-  local bin="$1" in="$2" out="$3" scratch="$4" i c
+  local bin="$1" in="$2" out="$3" scratch="$4" version="$5" i c s
   mkdir -p "$out" "$scratch"
+  if [[ " $SCENARIO_VERSIONS " == *" $version "* ]]; then
+    python3 "$root/tools/compact_scenarios.py" "$out"
+    for s in "$out"/compact-*.journal; do
+      s="${s%.journal}"
+      "$bin" compact "$s.journal" "$s.compact.journal" >"$s.compact.journal.json" 2>>"$scratch/compact.log"
+    done
+  fi
   for i in $INPUTS; do
     for c in $CATS; do
       "$bin" filter "$in/$i.journal" "$out/$i.filter-$c.journal" -f "$c" >"$out/$i.filter-$c.journal.json"
@@ -51,8 +63,8 @@ for v in ${VERSIONS:-0.5.0 0.10.0 0.705.0}; do
   in="$root/testdata/wasmer-journal-$v"
   out="$in/tools"
   tmp="$(mktemp -d)"
-  gen "$bin" "$in" "$tmp/gen" "$tmp/scratch1"
-  gen "$bin" "$in" "$tmp/gen2" "$tmp/scratch2"
+  gen "$bin" "$in" "$tmp/gen" "$tmp/scratch1" "$v"
+  gen "$bin" "$in" "$tmp/gen2" "$tmp/scratch2" "$v"
   if ! diff -r "$tmp/gen" "$tmp/gen2" >/dev/null; then
     echo "$v: tool outputs are not deterministic" >&2
     diff -rq "$tmp/gen" "$tmp/gen2" >&2 || true
