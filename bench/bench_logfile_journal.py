@@ -664,8 +664,10 @@ def export_measure(workload: str, count: int, workdir: str) -> Measure:
         rng.randrange(10 ** 6), rng.randrange(500)) for _ in range(12))[:400]
         for _ in range(64)]                                  # log lines, as programs write
     with lj.LogFileJournal(journal_path) as journal:
-        journal.write_many(lj.FileDescriptorWriteV1(3 + i % 8, i * 400, data, False)
-                           for i, data in enumerate(cycled(pool, count)))
+        write = journal.write_many if hasattr(journal, "write_many") else \
+            (lambda entries: [journal.write(entry) for entry in entries])
+        write(lj.FileDescriptorWriteV1(3 + i % 8, i * 400, data, False)
+              for i, data in enumerate(cycled(pool, count)))
     jsonl = os.path.join(workdir, "e.jsonl")
     command_runner(["export", journal_path, "-o", jsonl, "--force"], os.devnull, jsonl)()
     with open(jsonl, encoding="utf-8") as stream:
