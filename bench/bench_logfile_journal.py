@@ -15,10 +15,15 @@ repetitions.  Workloads are generated here, deterministically:
   (d) large payloads -- FileDescriptorWriteV1 records of 256 KiB;
   (e) file writes    -- FileDescriptorWriteV1 records of 400 bytes;
   (f) CreatePipeV1   -- CreatePipeV1 records only (16 bytes each), as
-                        issue 9 measured them.
+                        issue 9 measured them;
+  (g) N pipes        -- existing journals of 10k, 1M and (full run only)
+                        10M CreatePipeV1 records: one encoded record
+                        repeated after the magic number (built untimed; the
+                        smallest is read back to check it).
 
 Sizes (quick / full): (a) 100k / 1M records, (b) 20k / 200k, (c) 8 / 64
-MiB, (d) 64 / 256 records, (e) 1k / 10k, (f) 50k / 200k records.
+MiB, (d) 64 / 256 records, (e) 1k / 10k, (f) 50k / 200k, (g) 10k and 1M /
+10k, 1M and 10M records (1M and more: at most 3 repetitions).
 
 Measures and their targets (ratio = our throughput / the peer's; "ratio
 only": reported, not judged):
@@ -57,7 +62,13 @@ only": reported, not judged):
   export     the export command (JSON lines) on (e) within 3x of the
              inspect command's time (ratio >= 0.33x); export's MB/s (of
              journal read) and import's (of JSON read) are reported, with
-             json.dumps of the same dicts for scale.
+             json.dumps of the same dicts for scale;
+  open+write on (g): LogFileJournal(path) (default options) then one
+             write(), timed -- opening for append walks every header to
+             find the end -- vs opening, mmapping and walking the headers
+             with a bare struct.unpack_from loop (the floor), and reading
+             the file, for scale (ratios only).  The notes give each
+             size's time per million records.
 
 The floors' files and write_many's are checked against the journal's,
 byte for byte.  records/s counts records (pages for LZ4); MB/s counts the
@@ -148,15 +159,21 @@ class Sizes:
     large_records: int
     export_records: int
     pipe_records: int
+    open_records: Tuple[int, ...]
     large_payload: int = 256 << 10
 
 
 FULL = Sizes(small_records=1_000_000, syscall_records=200_000,
              snapshot_bytes=64 << 20, large_records=256, export_records=10_000,
-             pipe_records=200_000)
+             pipe_records=200_000, open_records=(10_000, 1_000_000, 10_000_000))
 QUICK = Sizes(small_records=100_000, syscall_records=20_000,
               snapshot_bytes=8 << 20, large_records=64, export_records=1_000,
-              pipe_records=50_000)
+              pipe_records=50_000, open_records=(10_000, 1_000_000))
+
+#: Journals of at least this many records are opened (g) only
+#: OPEN_BIG_REPEAT times (or --repeat, if fewer): 10M records take seconds.
+OPEN_BIG_RECORDS = 1_000_000
+OPEN_BIG_REPEAT = 3
 
 
 def load_module(path: Optional[str]):
@@ -824,6 +841,155 @@ def large_write_measure(workload: str, entries: list, workdir: str,
     return Measure(workload, "write", contestants, targets)
 
 
+# -- open for append ----------------------------------------------------
+
+def pipe_entry():
+    """The CreatePipeV1 entry (g)'s journals hold, over and over."""
+    return lj.CreatePipeV1(fd1=3, fd2=4)
+
+
+def pipe_record() -> bytes:
+    """The encoded record of pipe_entry(), checked to be the same at every
+    offset a journal of it puts it at (so that repeating it n times after
+    the magic number makes a valid journal)."""
+    magic = len(lj.JOURNAL_MAGIC_NUMBER_BYTES)
+    record = lj.encode_record(pipe_entry(), magic)
+    for copies in (1, 2, 3, 1001):
+        expect("CreatePipeV1 record after %d of them" % copies,
+               lj.encode_record(pipe_entry(), magic + copies * len(record)), record)
+    return record
+
+
+def repeated_journal(path: str, record: bytes, count: int) -> None:
+    """The magic number, then ``record`` ``count`` times (64Ki at a write)."""
+    chunk = 1 << 16
+    block = record * min(count, chunk)
+    with open(path, "wb") as file:
+        file.write(lj.JOURNAL_MAGIC_NUMBER_BYTES)
+        left = count
+        while left >= chunk:
+            file.write(block)
+            left -= chunk
+        file.write(record * left)
+
+
+def check_repeated_journal(path: str, count: int) -> None:
+    """Read the journal back: ``count`` records, every one pipe_entry()."""
+    with lj.LogFileJournal.new_readonly(path) as journal:
+        entries = list(journal)
+        stop = journal.stop
+    expect("records read back from a repeated-record journal", len(entries), count)
+    expect("entries read back", set(entries), {pipe_entry()})
+    expect("why reading stopped", stop, None)
+
+
+def journal_appender(path: str, count: int, record_size: int) -> Callable:
+    """LogFileJournal(path) then one write(), timed: opening for append
+    walks every header to find the end.  close() and cutting the file back
+    to its ``count`` records are not timed."""
+    size = len(lj.JOURNAL_MAGIC_NUMBER_BYTES) + count * record_size
+    def run():
+        start = time.perf_counter()
+        journal = lj.LogFileJournal(path)
+        try:
+            result = journal.write(pipe_entry())
+            elapsed = time.perf_counter() - start
+        finally:
+            journal.close()
+            os.truncate(path, size)
+        expect("where the appended record went", result.record_start,
+               size + lj.RECORD_HEADER_SIZE)
+        return elapsed, size
+    return run
+
+
+def walk_headers(buffer) -> int:
+    """How many records: a bare struct.unpack_from step over each header."""
+    unpack = HEADER.unpack_from
+    size = len(buffer)
+    pos = 8                          # after the magic number
+    records = 0
+    while size - pos >= 8:
+        _, high, low = unpack(buffer, pos)
+        pos += 8 + (high << 32 | low)
+        records += 1
+    return records
+
+
+def header_walker(path: str, count: int) -> Callable:
+    """Open ``path``, mmap it and walk_headers() (timed, all of it): the
+    floor for finding where to append."""
+    def run():
+        start = time.perf_counter()
+        with open(path, "rb") as file, \
+                mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
+            records = walk_headers(buffer)
+            nbytes = len(buffer)
+        elapsed = time.perf_counter() - start
+        expect("header walk", records, count)
+        return elapsed, nbytes
+    return run
+
+
+def file_reader(path: str) -> Callable:
+    """Read the whole file into a bytearray (allocated untimed): what
+    touching every byte once costs, for scale."""
+    def run():
+        buffer = bytearray(os.path.getsize(path))
+        start = time.perf_counter()
+        with open(path, "rb", buffering=0) as file:
+            nbytes = file.readinto(buffer)
+        elapsed = time.perf_counter() - start
+        expect("bytes read", nbytes, len(buffer))
+        return elapsed, nbytes
+    return run
+
+
+def open_label(count: int) -> str:
+    """10_000 -> "10k", 10_000_000 -> "10M"."""
+    for size, suffix in ((10 ** 6, "M"), (10 ** 3, "k")):
+        if count >= size and count % size == 0:
+            return "%d%s" % (count // size, suffix)
+    return "%d" % count
+
+
+def open_measures(counts: Sequence[int], workdir: str, repeat: int,
+                  progress: Callable[[str], None]) -> Tuple[List[Measure], List[str]]:
+    """(g): open journals of ``counts`` CreatePipeV1 records for append
+    (and write one) vs a bare header walk and a read of the same file.
+
+    Each file is built untimed from one encoded record, the smallest read
+    back to check it, and deleted after its measure.
+    """
+    record = pipe_record()
+    measures, notes = [], []
+    ours = "LogFileJournal(path) + write()"
+    walk = "struct.unpack_from walk (open+mmap)"
+    read = "read the file (readinto)"
+    for count in counts:
+        progress("(g) open for append: %s records" % open_label(count))
+        path = os.path.join(workdir, "g-%d.journal" % count)
+        try:
+            repeated_journal(path, record, count)
+            if count == min(counts):
+                check_repeated_journal(path, count)
+            measure = Measure("(g) %s pipes" % open_label(count), "open+write", [
+                Contestant(ours, count, journal_appender(path, count, len(record))),
+                Contestant(walk, count, header_walker(path, count)),
+                Contestant(read, count, file_reader(path)),
+            ], [Target(ours, walk, None), Target(ours, read, None)])
+            run_measure(measure, repeat if count < OPEN_BIG_RECORDS
+                        else min(repeat, OPEN_BIG_REPEAT))
+        finally:
+            remove(path)
+        seconds = measure.contestant(ours).median
+        notes.append("open for append, %s records (%.1f MB): %.2f ms, %.0f us per "
+                     "million records" % (open_label(count), measure.contestant(ours).nbytes
+                                          / MB, seconds * 1e3, seconds * 1e12 / count))
+        measures.append(measure)
+    return measures, notes
+
+
 # -- export -------------------------------------------------------------
 
 def command_runner(argv: List[str], output: str, measured: str) -> Callable:
@@ -1164,6 +1330,9 @@ def run_all(sizes: Sizes, repeat: int, extra_modes: Sequence[dict], all_modes: b
             notes.append("no write_many in this module: its measures and targets are left out")
         if not hasattr(lj, "encode_record"):
             notes.append("no encode_record in this module: no floors for (b), (f)")
+        opened, open_notes = open_measures(sizes.open_records, workdir, repeat, progress)
+        measures += opened
+        notes += open_notes
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return measures, notes
