@@ -4957,6 +4957,7 @@ class LogFileJournalTx:
         self._layouts = _ALL_LAYOUTS     # those the last segment fits
         self._broken: Optional[str] = None  # why writing is refused (see _cut_back)
         self.layout: Layout = self._asked_layout or _DEFAULT_LAYOUT
+        self._write = self.write = self._writer()
         if fd is None:
             return                       # no file yet: the first write creates it
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -5091,22 +5092,74 @@ class LogFileJournalTx:
 
     def write(self, entry: JournalEntry) -> LogWriteResult:
         """Append ``entry``; returns where its body landed."""
-        with self._lock:
-            if self._closed:
-                raise ValueError(_CLOSED)
-            if self._pos < 0:
-                self._prepare()
-            if not self._append_lock:
-                return self._append(entry)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self._write(entry)       # (an instance's write is _write itself)
+
+    def _writer(self) -> Callable[[JournalEntry], LogWriteResult]:
+        """This writer's write(): one function, the hot path, with its
+        modes and the helpers it calls bound once (see write())."""
+        acquire = self._lock.acquire
+        release = self._lock.release
+        buffer = self._buffer
+        buffer_size = self.buffer_size
+        process = self._append_lock
+        always = self.sync_mode == "always"
+        flock, lock_ex, lock_un = ((fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN)
+                                   if process else (None, 0, 0))
+        pwrite = _pwrite
+
+        def write(entry: JournalEntry) -> LogWriteResult:
+            acquire()
             try:
-                size = (os.lseek(self._fd, 0, os.SEEK_END) if self._private_offset
-                        else os.fstat(self._fd).st_size)
-                if size != self._pos:
-                    self._settle(size)
-                return self._append(entry)
+                if self._closed:
+                    raise ValueError(_CLOSED)
+                if self._pos < 0:
+                    self._prepare()
+                fd = self._fd
+                if process:
+                    flock(fd, lock_ex)
+                try:
+                    if process:
+                        size = (os.lseek(fd, 0, os.SEEK_END) if self._private_offset
+                                else os.fstat(fd).st_size)
+                        if size != self._pos:
+                            self._settle(size)
+                    pos = self._pos
+                    if self._broken is not None:
+                        raise JournalError(self._broken, pos)
+                    layout = self.layout
+                    codec = layout._codecs.get(type(entry)) or _codec_for(entry, layout)
+                    record = codec.encode_record(entry, pos)
+                    end = pos + len(record)
+                    if buffer is not None:
+                        kept = len(buffer)
+                        buffer.extend(record)
+                        self._pos = end
+                        if len(buffer) >= buffer_size:
+                            try:
+                                self._drain()
+                            except BaseException:
+                                # This write raised: its record goes; the
+                                # earlier ones stay buffered for the next flush.
+                                del buffer[kept:]
+                                self._pos = pos
+                                raise
+                    else:
+                        try:
+                            if pwrite(fd, record, pos) != len(record):
+                                _pwrite_all(fd, record, pos)    # a short write: again
+                            if always:
+                                _fsync(fd)
+                        except BaseException:
+                            self._cut_back(pos)
+                            raise
+                        self._pos = end
+                finally:
+                    if process:
+                        flock(fd, lock_un)
+                return _new_tuple(LogWriteResult, (pos + RECORD_HEADER_SIZE, end))
             finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                release()
+        return write
 
     def write_many(self, entries) -> "LogWriteResults":
         """Append every entry of ``entries`` (any iterable), in order: all
@@ -5173,39 +5226,6 @@ class LogFileJournalTx:
             raise
         self._pos = pos
         return LogWriteResults(first, ends)
-
-    def _append(self, entry: JournalEntry) -> LogWriteResult:
-        if self._broken is not None:
-            raise JournalError(self._broken, self._pos)
-        header_offset = self._pos
-        layout = self.layout
-        codec = layout._codecs.get(type(entry)) or _codec_for(entry, layout)
-        record = codec.encode_record(entry, header_offset)
-        end = header_offset + len(record)
-        buffer = self._buffer
-        if buffer is not None:
-            kept = len(buffer)
-            buffer += record
-            self._pos = end
-            if len(buffer) >= self.buffer_size:
-                try:
-                    self._drain()
-                except BaseException:
-                    # This write raised: its record goes; the earlier ones
-                    # stay buffered for the next flush.
-                    del buffer[kept:]
-                    self._pos = header_offset
-                    raise
-        else:
-            try:
-                _pwrite_all(self._fd, record, header_offset)
-                if self.sync_mode == "always":
-                    _fsync(self._fd)
-            except BaseException:
-                self._cut_back(header_offset)
-                raise
-            self._pos = end
-        return _new_tuple(LogWriteResult, (header_offset + RECORD_HEADER_SIZE, end))
 
     def _cut_back(self, offset: int) -> None:
         """After a failed write: cut the file back to ``offset``, so that no
@@ -5330,6 +5350,15 @@ class RecombinedJournal:
     def __init__(self, tx, rx: LogFileJournalRx) -> None:
         self.tx = tx
         self.rx = rx
+        # The hot calls go straight to their owner (the methods below say
+        # what they do), unless a subclass has its own.
+        cls = type(self)
+        if cls.write is RecombinedJournal.write:
+            self.write = tx.write
+        if cls.write_many is RecombinedJournal.write_many:
+            self.write_many = tx.write_many
+        if cls.read is RecombinedJournal.read:
+            self.read = rx.read
 
     def write(self, entry: JournalEntry) -> LogWriteResult:
         """Append ``entry`` through the writer."""
