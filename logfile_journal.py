@@ -3649,6 +3649,13 @@ _EVIDENCE = _build_evidence()
 #: Raw record types whose bytes can tell layouts apart (the read loops
 #: test membership before looking).
 _EVIDENCE_CODES = frozenset(_EVIDENCE)
+# The rules that are one byte of a type every layout holds (whence, clock
+# id, advice, trigger), as (root size, its offset, {byte: layouts}) with only
+# the bytes that narrow: a seek's usual whence says nothing, quickly.
+_EVIDENCE_BYTE = {code: (size, bytes_at[0][0], {
+    raw: layouts for raw, layouts in bytes_at[0][1].items() if layouts != _ALL_LAYOUTS})
+    for code, (holders, size, bytes_at, boxed) in _EVIDENCE.items()
+    if holders is None and len(bytes_at) == 1 and not boxed}
 
 
 class _LayoutTracker:
@@ -3677,7 +3684,12 @@ class _LayoutTracker:
 
     def see(self, code, buffer, start, end):
         """Narrow by the record of raw type ``code`` at ``buffer[start:end]``."""
-        found = _record_layouts(code, buffer, start, end)
+        rule = _EVIDENCE_BYTE.get(code)
+        if rule is not None:
+            size, offset, table = rule
+            found = table.get(buffer[end - size + offset]) if end - start >= size else None
+        else:
+            found = _record_layouts(code, buffer, start, end)
         if found is not None:
             narrowed = self.layouts & found
             if narrowed and narrowed != self.layouts:
