@@ -2676,7 +2676,8 @@ class _Codec:
     __slots__ = ("cls", "layout", "unit", "name", "size", "fields", "root",
                  "value_index", "vectors", "plain", "encode_getter", "encoders",
                  "decode_getter", "decoders", "lz4_index", "encode_record",
-                 "encoder_source", "run_struct", "run_new")
+                 "encoder_source", "decode", "decoder_source", "run_struct",
+                 "run_new")
 
     def __init__(self, cls, layout: Layout) -> None:
         archive = cls.archive
@@ -2748,6 +2749,14 @@ class _Codec:
         # ``position``.  Compiled on first use (see _compile_encoder).
         self.encode_record = self._compile_and_encode
         self.encoder_source = None
+        # ``decode(buf, start, end, base, max_uncompressed)``: what
+        # _decode_body does, generated (see _compile_decoder).
+        self.decode = self._compile_and_decode
+        self.decoder_source = None
+
+    def _compile_and_decode(self, buf, start, end, base, max_uncompressed):
+        self.decode = _compile_decoder(self)
+        return self.decode(buf, start, end, base, max_uncompressed)
 
     def _compile_and_encode(self, entry, position):
         self.encode_record = _compile_encoder(self)
@@ -3733,7 +3742,10 @@ def _too_large(cls, name, size):
                            % (cls.__name__, name, size))
 
 
-_RESERVED_NAMES = frozenset(("entry", "position", "here", "root", "size", "pad"))
+# Names the generated encoders and decoders use themselves (a field of
+# that name is renamed with a trailing "_").
+_RESERVED_NAMES = frozenset(("entry", "position", "here", "root", "size", "pad", "cls",
+                             "buf", "start", "end", "base", "max_uncompressed"))
 
 
 def _encoder_source(codec) -> Tuple[str, dict]:
@@ -3816,6 +3828,78 @@ def _compile_encoder(codec):
     exec(compile(source, "<encoder of %s>" % codec.cls.__name__, "exec"), namespace)
     codec.encoder_source = source
     return namespace["encode_" + codec.cls.__name__]
+
+
+# Body decoders: one generated function per codec for the read loops,
+# ``decode(buf, start, end, base, max_uncompressed) -> entry``, doing what
+# _decode_body does in straight-line code.  Where anything is wrong it
+# hands the body to _decode_body, so every error is that one's, exactly.
+
+def _decoder_source(codec) -> Tuple[str, dict]:
+    """The source of ``codec``'s body decoder, and its globals."""
+    cls = codec.cls
+    names = {name: (name + "_" if name in _RESERVED_NAMES else name) for name in cls.fields}
+    namespace = {"_Invalid": _Invalid, "_new": tuple.__new__, "cls": cls,
+                 "_unpack": codec.root.unpack_from, "_unit": codec.unit,
+                 "_exactly": functools.partial(_decode_body, codec)}
+    lines = ["def decode_%s(buf, start, end, base, max_uncompressed):" % cls.__name__]
+    if codec.unit is not None:
+        lines.append("    return _unit")
+        return "\n".join(lines) + "\n", namespace
+    lines += ["    root = end - %d" % codec.size,
+              "    if root < start or base is not None and ((start - base) & 7 or "
+              "(root - base) & 7):",
+              "        return _exactly(buf, start, end, base, max_uncompressed)"]
+    values = []
+    for field in sorted(codec.fields, key=operator.attrgetter("offset")):
+        var = names[field.name]
+        values += [var + "_at", var + "_len"] if field.type.vector else [var]
+    if codec.plain:
+        lines.append("    return _new(cls, _unpack(buf, root))")
+        return "\n".join(lines) + "\n", namespace
+    lines.append("    %s%s = _unpack(buf, root)" % (", ".join(values),
+                                                 "," if len(values) == 1 else ""))
+    lower = "start"
+    for _, offset, field in codec.vectors:              # in declaration order
+        var = names[field.name]
+        lines += ["    %s_at += root%s" % (var, " + %d" % offset if offset else ""),
+                  "    if %s_at < %s or %s_at + %s_len > root:" % (var, lower, var, var),
+                  "        return _exactly(buf, start, end, base, max_uncompressed)",
+                  "    %s = buf[%s_at:%s_at + %s_len]" % (var, var, var, var),
+                  "    if type(%s) is not bytes:" % var,
+                  "        %s = bytes(%s)" % (var, var)]
+        lower = "%s_at + %s_len" % (var, var)
+    decoded = {position: function for position, function in codec.decoders}
+    items = []
+    for position, name in enumerate(cls.fields):
+        var = names[name]
+        if position in decoded:
+            namespace["_decode_" + var] = decoded[position]
+            items.append("_decode_%s(%s)" % (var, var))
+        else:
+            items.append(var)
+    item_tuple = "(%s%s)" % (", ".join(items), "," if len(items) == 1 else "")
+    if not decoded:
+        lines.append("    return _new(cls, %s)" % item_tuple)
+    else:
+        lines += ["    try:",
+                  "        return _new(cls, %s)" % item_tuple,
+                  "    except _Invalid:",
+                  "        return _exactly(buf, start, end, base, max_uncompressed)"]
+    return "\n".join(lines) + "\n", namespace
+
+
+def _compile_decoder(codec):
+    """``codec``'s body decoder, compiled from _decoder_source (a memory
+    update, which decompresses, keeps _decode_body)."""
+    if codec.lz4_index is not None:
+        decoder = functools.partial(_decode_body, codec)
+        codec.decoder_source = None
+        return decoder
+    source, namespace = _decoder_source(codec)
+    exec(compile(source, "<decoder of %s>" % codec.cls.__name__, "exec"), namespace)
+    codec.decoder_source = source
+    return namespace["decode_" + codec.cls.__name__]
 
 
 def encode_entry(entry: JournalEntry, position: int = 0,
@@ -4249,7 +4333,7 @@ class LogFileJournalRx:
                 pos = stop
                 continue
             try:
-                entry = decode(codec, buffer, start, end, segment, max_uncompressed)
+                entry = codec.decode(buffer, start, end, segment, max_uncompressed)
             except _Invalid as exc:
                 if batch:
                     break                    # raise when this record is next
