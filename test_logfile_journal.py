@@ -411,7 +411,6 @@ def test_every_variant_roundtrips_at_every_phase(entry):
     assert len(bodies) == 1, "the padding depends on the position mod 16 only"
 
 
-@pytest.mark.parametrize("entry", sample_entries(), ids=lambda e: type(e).__name__)
 def decode_outcome(function, *args):
     """What a decoder gives: the entry, or the error's type and message."""
     try:
@@ -449,6 +448,7 @@ def test_generated_decoders_decide_as_decode_body_does(layout):
         (layout._codecs[lj.SocketSendV1].decoder_source or "")
 
 
+@pytest.mark.parametrize("entry", sample_entries(), ids=lambda e: type(e).__name__)
 def test_every_variant_roundtrips_through_a_file(tmp_path, entry):
     path = tmp_path / "one.journal"
     for _ in range(3):                     # lands at both phases
