@@ -4132,7 +4132,7 @@ _CLOSED = "I/O operation on closed journal"
 _new_read_result = functools.partial(tuple.__new__, LogReadResult)
 
 
-def _plain_run(buffer, pos: int, step: int, most: int) -> Tuple[int, int]:
+def _header_run(buffer, pos: int, step: int, most: int) -> Tuple[int, int]:
     """How many records of ``step`` bytes from ``pos`` (at most ``most``)
     have the header of the first, and where they end.  Compares the i-th
     byte of every header at once, as one strided slice."""
@@ -4319,7 +4319,7 @@ class LogFileJournalRx:
             elif (codec.plain and end - start == codec.size and not (start - segment) & 7
                   and limit - len(batch) > 1 and buffer[end:end + 8] == buffer[pos:pos + 8]):
                 # The next record has the same header: decode the run at once.
-                run, stop = _plain_run(buffer, pos, end - pos, min(
+                run, stop = _header_run(buffer, pos, end - pos, min(
                     limit - len(batch), (size - pos) // (end - pos),
                     max(2, (_BATCH_BYTES - held) // (end - pos))))
                 entries = map(codec.run_new, codec.run_struct.iter_unpack(buffer[pos:stop]))
@@ -4568,6 +4568,7 @@ def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
     tracker._narrow_to(layouts)
     evidence = _EVIDENCE_CODES
     suspect = size if validate else _zero_suffix_start(buffer, pos)
+    skip_until = min(suspect, size - 1)      # records ending before it need no decoding
     while True:
         walk.layouts = tracker.layouts
         if size - pos < RECORD_HEADER_SIZE:
@@ -4594,6 +4595,13 @@ def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
         if end > size:
             walk.stop, walk.stop_code, walk.stop_at = "truncated-body", code, pos
             return walk
+        if (not validate and end <= skip_until and code not in evidence
+                and buffer[end:end + 8] == buffer[pos:pos + 8]):
+            # Records with the same header: step over them all at once.
+            run, pos = _header_run(buffer, pos, end - pos, (skip_until - pos) // (end - pos))
+            walk.records += run
+            walk.good_end, walk.segment = pos, segment
+            continue
         if validate or end > suspect or end == size:
             try:
                 _decode_body(codec, buffer, pos + RECORD_HEADER_SIZE, end,
