@@ -2994,6 +2994,22 @@ def test_on_torn_tail_error_and_keep(tmp_path):
     assert lj.check(str(path)).status == "corrupt"
 
 
+@pytest.mark.parametrize("zeros, records, status", [
+    (0, 1000, "ok"), (5, 1000, "ok"), (16, 999, "torn-tail"), (24, 999, "torn-tail"),
+    (40, 998, "torn-tail")])     # zeroed bodies of CreatePipeV1 still decode
+def test_a_run_of_equal_records_is_checked_up_to_its_zeroed_end(zeros, records, status):
+    # Opening steps over records with equal headers at once; where a power
+    # cut's zeros begin it reads record by record again.
+    record = lj.encode_record(lj.CreatePipeV1(3, 4), 8)
+    data = bytearray(lj.JOURNAL_MAGIC_NUMBER_BYTES + record * 1000)
+    if zeros:
+        data[-zeros:] = bytes(zeros)
+    report = lj.check(bytes(data))
+    assert (report.status, report.records, report.end) == (status, records, 8 + 16 * records)
+    walk = lj._walk(bytes(data), 8, 0, False, 1 << 20)
+    assert (walk.records, walk.good_end) == (records, 8 + 16 * records)
+
+
 def test_zero_header_tail_is_torn_and_repaired(tmp_path):
     # A crash between the body and the header patch leaves the placeholder.
     path = tmp_path / "zero.journal"
