@@ -1994,6 +1994,11 @@ def _fail(message: str) -> "EntryValueError":
     return EntryValueError(message)
 
 
+# A check may carry ``fast``: (template, object), a Python expression
+# (``{0}`` the value, ``{1}`` the object's name) true of values it would
+# return unchanged.  The generated entry constructors test it inline and
+# call the check only where it is false (see _constructor_source).
+
 def _int_checker(low: int, high: int, what: str) -> Callable[[Any], int]:
     def check(value):
         try:
@@ -2004,6 +2009,7 @@ def _int_checker(low: int, high: int, what: str) -> Callable[[Any], int]:
         if not low <= number <= high:
             raise _fail("%s does not fit in %s" % (_int_text(number), what))
         return number
+    check.fast = ("type({0}) is int and %d <= {0} <= %d" % (low, high), None)
     return check
 
 
@@ -2013,6 +2019,9 @@ def _check_bool(value):
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     raise TypeError("expected a bool, got %r" % (value,))
+
+
+_check_bool.fast = ("{0} is True or {0} is False", None)
 
 
 _BOOL_VALUES = {0: False, 1: True}
@@ -2033,6 +2042,9 @@ def _check_bytes(value):
     raise TypeError("expected bytes, got %s" % type(value).__name__)
 
 
+_check_bytes.fast = ("type({0}) is bytes", None)
+
+
 def _check_str(value):
     if not isinstance(value, str):
         raise TypeError("expected a str, got %s" % type(value).__name__)
@@ -2041,6 +2053,9 @@ def _check_str(value):
     except UnicodeEncodeError as exc:
         raise _fail("string is not encodable as UTF-8: %s" % exc) from None
     return value
+
+
+_check_str.fast = ("type({0}) is str and {0}.isascii()", None)     # ASCII encodes
 
 
 def _decode_utf8(raw):
@@ -2085,6 +2100,7 @@ def _enum_type(enum_class, explicit=None, allowed=None, json=None, exact=None,
             return enum_class(operator.index(value))
         except (TypeError, ValueError):
             raise _fail("%r is not a %s" % (value, enum_class.__name__)) from None
+    check.fast = ("type({0}) is {1}", enum_class)
 
     def by_layout(layout):
         values = allowed(layout) if allowed else None
@@ -2763,6 +2779,70 @@ class _Codec:
         return self.encode_record(entry, position)
 
 
+# Entry constructors: one generated __new__ per entry class, taking the
+# fields by position or name.  A value its field's check carries a fast
+# form for (see _int_checker) is tested inline; anything else -- other
+# types, aliases, missing or extra fields -- goes through the same checks
+# and errors as JournalEntry.__new__.
+
+_MISSING = object()
+
+
+def _construct(cls, given, more, named):
+    """A generated constructor's way out: JournalEntry.__new__'s, with the
+    arguments as it would have had them."""
+    if more:
+        return JournalEntry.__new__(cls, *given, *more, **named)
+    fields = dict(zip(cls.fields, given))
+    for name, value in list(fields.items()):
+        if value is _MISSING:
+            del fields[name]
+    return JournalEntry.__new__(cls, **fields, **named)
+
+
+def _constructor_source(cls) -> Tuple[str, dict]:
+    """The source of ``cls.__new__``, and its globals."""
+    names = [name + "_" if name in ("cls", "more", "named") else name
+             for name in cls.fields]
+    namespace = {"_MISSING": _MISSING, "_construct": _construct, "_new": tuple.__new__}
+    values = ", ".join(names) + ("," if len(names) == 1 else "")
+    lines = ["def __new__(cls, %s, *more, **named):"
+             % ", ".join("%s=_MISSING" % name for name in names),
+             "    if more or named or %s:" % " or ".join("%s is _MISSING" % name
+                                                       for name in names),
+             "        return _construct(cls, (%s), more, named)" % values]
+    for name, check in zip(names, cls._checks):
+        namespace["_check_" + name] = check
+        fast = getattr(check, "fast", None)
+        if fast is None:
+            lines.append("    %s = _check_%s(%s)" % (name, name, name))
+            continue
+        template, constant = fast
+        if constant is not None:
+            namespace["_fast_" + name] = constant
+        lines += ["    if not (%s):" % template.format(name, "_fast_" + name),
+                  "        %s = _check_%s(%s)" % (name, name, name)]
+    lines.append("    return _new(cls, (%s))" % values)
+    return "\n".join(lines) + "\n", namespace
+
+
+def _compile_constructor(cls):
+    """``cls.__new__``, compiled from _constructor_source."""
+    source, namespace = _constructor_source(cls)
+    exec(compile(source, "<constructor of %s>" % cls.__name__, "exec"), namespace)
+    constructor = namespace["__new__"]
+    constructor.__qualname__ = "%s.__new__" % cls.__name__
+    constructor.source = source
+    return constructor
+
+
+def _compile_on_first_call(cls, *args, **kwargs):
+    # The class whose fields these are (a user subclass inherits them).
+    owner = next(klass for klass in cls.__mro__ if "record_type" in klass.__dict__)
+    owner.__new__ = _compile_constructor(owner)
+    return owner.__new__(cls, *args, **kwargs)
+
+
 class JournalEntry(tuple):
     """Base class of the entries: immutable, one subclass per record type.
 
@@ -2799,6 +2879,8 @@ class JournalEntry(tuple):
                                         doc="%s (%s)" % (name, by_name[name].type.name)))
         cls._checks = tuple(by_name[name].type.check for name in cls.fields)
         cls._field_types = tuple(by_name[name] for name in cls.fields)
+        if cls.fields:
+            cls.__new__ = _compile_on_first_call
 
     def __new__(cls, *args, **kwargs):
         fields = cls.fields

@@ -411,6 +411,47 @@ def test_every_variant_roundtrips_at_every_phase(entry):
     assert len(bodies) == 1, "the padding depends on the position mod 16 only"
 
 
+def construct_outcome(function, cls, *args, **kwargs):
+    """What a constructor gives: the entry and its field types, or the error."""
+    try:
+        entry = function(cls, *args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        return type(exc), str(exc)
+    return entry, type(entry), [type(value) for value in entry]
+
+
+class MyPipe(lj.CreatePipeV1):
+    __slots__ = ()
+
+
+@pytest.mark.parametrize("cls, args, kwargs", [
+    (lj.CreatePipeV1, (3, 4), {}), (lj.CreatePipeV1, (), dict(fd1=3, fd2=4)),
+    (lj.CreatePipeV1, (), dict(read_fd=3, write_fd=4)), (lj.CreatePipeV1, (3,), {}),
+    (lj.CreatePipeV1, (3, 4, 5), {}), (lj.CreatePipeV1, (3,), dict(fd2=4, fd3=5)),
+    (lj.CreatePipeV1, (), dict(fd1=3, read_fd=3, fd2=4)), (lj.CreatePipeV1, (-1, 4), {}),
+    (lj.CreatePipeV1, (1 << 32, 4), {}), (lj.CreatePipeV1, (3.0, 4), {}),
+    (lj.CreatePipeV1, (True, lj.Whence.End), {}), (MyPipe, (3, 4), {}),
+    (lj.SocketSendV1, (3, bytearray(b"x"), 0, 1), {}),
+    (lj.SocketSendV1, (3, memoryview(b"x"), 0, 2), {}), (lj.SocketSendV1, (3, "x", 0, False), {}),
+    (lj.FileDescriptorSeekV1, (3, -5, 2), {}), (lj.FileDescriptorSeekV1, (3, 0, "End"), {}),
+    (lj.FileDescriptorSeekV1, (3, 0, 9), {}), (lj.FileDescriptorSeekV1, (3, 1 << 63, 0), {}),
+    (lj.OpenFileDescriptorV1, (3, 4, 0, "dé/\udc80", 0, 0, 0, 0), {}),
+    (lj.OpenFileDescriptorV1, (3, 4, 0, "délà", 0, 0, 0, 0), {}),
+    (lj.ProcessExitV1, (None,), {}), (lj.ProcessExitV1, (), {}),
+], ids=str)
+def test_generated_constructors_decide_as_the_generic_one_does(cls, args, kwargs):
+    assert construct_outcome(lambda c, *a, **k: c(*a, **k), cls, *args, **kwargs) == \
+        construct_outcome(lj.JournalEntry.__new__, cls, *args, **kwargs)
+
+
+def test_generated_constructors_test_common_values_inline():
+    lj.CreatePipeV1(3, 4)
+    source = lj.CreatePipeV1.__new__.source
+    assert source.startswith("def __new__(cls, fd1=_MISSING, fd2=_MISSING, *more, **named):")
+    assert "    if not (type(fd1) is int and 0 <= fd1 <= 4294967295):\n" in source
+    assert tuple(MyPipe(3, 4)) == (3, 4) and type(MyPipe(3, 4)) is MyPipe
+
+
 def decode_outcome(function, *args):
     """What a decoder gives: the entry, or the error's type and message."""
     try:
