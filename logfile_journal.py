@@ -4679,9 +4679,17 @@ def _walk(buffer, pos: int, segment: int, validate: bool, limit: int,
             return walk
         if (not validate and end <= skip_until and code not in evidence
                 and buffer[end:end + 8] == buffer[pos:pos + 8]):
-            # Records with the same header: step over them all at once.
-            run, pos = _header_run(buffer, pos, end - pos, (skip_until - pos) // (end - pos))
-            walk.records += run
+            # Records with the same header: step over them in growing
+            # strides (each compare is only as long as the run it finds).
+            step = end - pos
+            most = 64
+            while True:
+                room = (skip_until - pos) // step
+                run, pos = _header_run(buffer, pos, step, min(most, room))
+                walk.records += run
+                if run < most or run == room:
+                    break
+                most = min(most * 2, 1 << 16)
             walk.good_end, walk.segment = pos, segment
             continue
         if validate or end > suspect or end == size:

@@ -3051,6 +3051,23 @@ def test_a_run_of_equal_records_is_checked_up_to_its_zeroed_end(zeros, records, 
     assert (walk.records, walk.good_end) == (records, 8 + 16 * records)
 
 
+@pytest.mark.parametrize("pattern", [1, 2, 3, 200])
+def test_stepping_over_equal_headers_does_work_linear_in_the_records(monkeypatch, pattern):
+    # Runs of ``pattern`` equal records: each strided compare covers at
+    # most about twice the run it finds, never the rest of the file.
+    entries = [lj.SocketSendV1(i, bytes(8 * (i // pattern % 2)), 0, False)
+               for i in range(4000)]
+    data = lj.JOURNAL_MAGIC_NUMBER_BYTES + b"".join(
+        lj.encode_record(entry, 0) for entry in entries)
+    compared = []
+    real = lj._header_run
+    monkeypatch.setattr(lj, "_header_run", lambda buffer, pos, step, most: compared.append(
+        most) or real(buffer, pos, step, most))
+    assert lj.check(data).records == 4000
+    assert sum(compared) <= 2 * 4000 + 64 * len(compared)
+    assert len(compared) <= 4000 // max(pattern, 2) + 64
+
+
 def test_zero_header_tail_is_torn_and_repaired(tmp_path):
     # A crash between the body and the header patch leaves the placeholder.
     path = tmp_path / "zero.journal"
