@@ -900,6 +900,39 @@ def _lz4_common_suffix(s, a, b, limit):
         lo, size = hi, size << 1
 
 
+def _lz4_sequence(out: bytearray, src: bytes, lit: int, p: int, distance: int,
+                  mlen: int) -> None:
+    """Append one sequence: the literals src[lit:p], then a match of
+    ``mlen`` + 4 bytes ``distance`` back."""
+    lit_len = p - lit
+    if lit_len < 15:
+        out.append(lit_len << 4 | (mlen if mlen < 15 else 15))
+        if lit_len:
+            out += src[lit:p]
+    else:
+        out.append(0xF0 | (mlen if mlen < 15 else 15))
+        out += _lz4_length_bytes(lit_len - 15)
+        out += src[lit:p]
+    out.append(distance & 255)
+    out.append(distance >> 8)
+    if mlen >= 15:
+        if mlen < 270:
+            out.append(mlen - 15)
+        else:
+            out += _lz4_length_bytes(mlen - 15)
+
+
+def _lz4_last_literals(out: bytearray, src: bytes, lit: int) -> None:
+    """Append the last sequence: the literals from ``lit`` on, no match."""
+    lit_len = len(src) - lit
+    if lit_len < 15:
+        out.append(lit_len << 4)
+    else:
+        out.append(0xF0)
+        out += _lz4_length_bytes(lit_len - 15)
+    out += src[lit:]
+
+
 def _lz4_compress_block(data):
     """Compress ``data`` into a raw LZ4 block (no size prefix).
 
@@ -969,21 +1002,7 @@ def _lz4_compress_block(data):
                                                    limit - cur - 64)
             else:
                 mlen = _lz4_common_prefix(src, cur, c + 4, limit - cur)
-            lit_len = p - lit
-            if lit_len < 15:
-                out.append(lit_len << 4 | (mlen if mlen < 15 else 15))
-                if lit_len:
-                    out += src[lit:p]
-            else:
-                out.append(0xF0 | (mlen if mlen < 15 else 15))
-                out += _lz4_length_bytes(lit_len - 15)
-                out += src[lit:p]
-            out += (p - c).to_bytes(2, "little")
-            if mlen >= 15:
-                if mlen < 270:
-                    out.append(mlen - 15)
-                else:
-                    out += _lz4_length_bytes(mlen - 15)
+            _lz4_sequence(out, src, lit, p, p - c, mlen)
             lit = cur = cur + mlen
             p = cur - 2
             v = words[p & 3][p >> 2]
@@ -991,13 +1010,7 @@ def _lz4_compress_block(data):
             tpos[h] = p
             tval[h] = v
     # Last sequence: literals only.
-    lit_len = n - lit
-    if lit_len < 15:
-        out.append(lit_len << 4)
-    else:
-        out.append(0xF0)
-        out += _lz4_length_bytes(lit_len - 15)
-    out += src[lit:]
+    _lz4_last_literals(out, src, lit)
     return bytes(out)
 
 
@@ -1093,32 +1106,10 @@ def _lz4_compress_small(src, n):
                     8 + _lz4_common_prefix(src, cur + 8, c + 12, limit - cur - 8))
         else:
             mlen = _lz4_common_prefix(src, cur, c + 4, limit - cur)
-        lit_len = p - lit
-        if lit_len < 15:
-            out.append(lit_len << 4 | (mlen if mlen < 15 else 15))
-            if lit_len:
-                out += src[lit:p]
-        else:
-            out.append(0xF0 | (mlen if mlen < 15 else 15))
-            out += _lz4_length_bytes(lit_len - 15)
-            out += src[lit:p]
-        d = p - c
-        out.append(d & 255)
-        out.append(d >> 8)
-        if mlen >= 15:
-            if mlen < 270:
-                out.append(mlen - 15)
-            else:
-                out += _lz4_length_bytes(mlen - 15)
+        _lz4_sequence(out, src, lit, p, p - c, mlen)
         lit = cur = cur + mlen
         table[hashes[cur - 2]] = cur - 2
-    lit_len = n - lit
-    if lit_len < 15:
-        out.append(lit_len << 4)
-    else:
-        out.append(0xF0)
-        out += _lz4_length_bytes(lit_len - 15)
-    out += src[lit:]
+    _lz4_last_literals(out, src, lit)
     return bytes(out)
 
 
