@@ -6813,10 +6813,9 @@ class _FileReplay:
         entry = result.record
         cls = type(entry)
         self.origin = (result.header_offset, cls.__name__)
-        if cls is FileDescriptorWriteV1:
-            self.write(entry)
-        elif cls in (OpenFileDescriptorV1, OpenFileDescriptorV2):
-            self.open(entry)
+        method = _REPLAY_METHODS.get(cls)
+        if method is not None:
+            getattr(self, method)(entry)
         elif cls is CloseFileDescriptorV1:
             self.fds.pop(entry.fd, None)
         elif cls is RenumberFileDescriptorV1:
@@ -6849,18 +6848,6 @@ class _FileReplay:
                 self._check_size(end, "allocating %s at offset %s" % (
                     _plural(entry.len, "byte", "bytes"), _int_text(entry.offset)))
                 self.set_size(node, end)
-        elif cls is CreateDirectoryV1:
-            self.create_directory(entry)
-        elif cls is RemoveDirectoryV1:
-            self.remove_directory(entry)
-        elif cls is UnlinkFileV1:
-            self.unlink(entry)
-        elif cls is PathRenameV1:
-            self.rename(entry)
-        elif cls is CreateSymbolicLinkV1:
-            self.symlink(entry)
-        elif cls is CreateHardLinkV1:
-            self.link(entry)
         elif cls is PathSetTimesV1:
             self.set_times(self.lookup(entry.fd, entry.path, follow=bool(entry.flags & _FOLLOW)),
                            entry)
@@ -6869,6 +6856,15 @@ class _FileReplay:
             if descriptor is None:
                 raise _Refused("descriptor %d is not open on a file" % entry.fd)
             self.set_times(descriptor.node, entry)
+
+
+# The records whose replay is one _FileReplay method of the same name.
+_REPLAY_METHODS = {
+    FileDescriptorWriteV1: "write", OpenFileDescriptorV1: "open", OpenFileDescriptorV2: "open",
+    CreateDirectoryV1: "create_directory", RemoveDirectoryV1: "remove_directory",
+    UnlinkFileV1: "unlink", PathRenameV1: "rename", CreateSymbolicLinkV1: "symlink",
+    CreateHardLinkV1: "link",
+}
 
 
 def _kept_directories(root: _Node) -> set:
