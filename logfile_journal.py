@@ -4930,6 +4930,40 @@ def _fsync_directory(path: str) -> None:
         os.close(fd)
 
 
+def _new_file_mode(path: str) -> int:
+    """The mode a replacement of ``path`` gets: the old file's, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def _replacement(target: str, mode: Optional[int] = None):
+    """Yield (fd, path) of a new temporary file beside ``target``: moved
+    onto ``target`` (and the directory synced) when the block succeeds,
+    removed when it raises, so that ``target`` is either the whole new
+    file or as it was.  ``mode``: default that of a replacement of
+    ``target`` (_new_file_mode).  The block syncs what it writes."""
+    fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp",
+                                dir=os.path.dirname(os.path.abspath(target)))
+    try:
+        os.chmod(temp, _new_file_mode(target) if mode is None else mode)
+        yield fd, temp
+        os.replace(temp, target)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    finally:
+        os.close(fd)
+    _fsync_directory(target)
+
+
 def _pread_seek(fd: int, length: int, offset: int) -> bytes:
     os.lseek(fd, offset, os.SEEK_SET)
     return os.read(fd, length)
@@ -5804,41 +5838,28 @@ def convert(source: Union[str, "os.PathLike[str]"],
     destination = os.fspath(destination)
     if not overwrite and os.path.lexists(destination):
         raise FileExistsError(errno.EEXIST, "%s already exists" % destination)
-    directory = os.path.dirname(os.path.abspath(destination))
-    fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(destination),
-                                suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        with LogFileJournal.new_readonly(source, strict=True,
-                                         max_uncompressed_size=max_uncompressed_size) as reader:
-            os.chmod(temp, stat.S_IMODE(os.fstat(reader._fd).st_mode))
-            with LogFileJournal(temp, lock="thread", buffer_size=1 << 20, layout=target,
-                                max_uncompressed_size=max_uncompressed_size) as writer:
-                writer.tx.prepare()
-                count = 0
-                batch = []
-                for result in _reporting(reader.rx.records(), progress):
-                    _check_storable(result, target)
-                    batch.append(result.record)
-                    count += 1
-                    if len(batch) >= 1024:
-                        writer.write_many(batch)
-                        batch = []
-                writer.write_many(batch)
-                stop = reader.stop
-                if stop is not None:
-                    raise UnknownRecordTypeError(
-                        "record type %s ends the journal (its layout has no such type): "
-                        "nothing after it could be converted" % stop.record_type,
-                        stop.offset)
-        os.replace(temp, destination)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(destination)
+    with LogFileJournal.new_readonly(source, strict=True,
+                                     max_uncompressed_size=max_uncompressed_size) as reader, \
+            _replacement(destination, stat.S_IMODE(os.fstat(reader._fd).st_mode)) as (_, temp):
+        with LogFileJournal(temp, lock="thread", buffer_size=1 << 20, layout=target,
+                            max_uncompressed_size=max_uncompressed_size) as writer:
+            writer.tx.prepare()
+            count = 0
+            batch = []
+            for result in _reporting(reader.rx.records(), progress):
+                _check_storable(result, target)
+                batch.append(result.record)
+                count += 1
+                if len(batch) >= 1024:
+                    writer.write_many(batch)
+                    batch = []
+            writer.write_many(batch)
+            stop = reader.stop
+            if stop is not None:
+                raise UnknownRecordTypeError(
+                    "record type %s ends the journal (its layout has no such type): "
+                    "nothing after it could be converted" % stop.record_type,
+                    stop.offset)
     return count
 
 
@@ -6312,22 +6333,10 @@ def memory_image(journal, path=None, *, at: Optional[int] = None,
         _replay_memory(records, at, lambda offset, data: _image_write(
             image, offset, data, max_size), image.clear)
         return bytes(image)
-    path = os.fspath(path)
-    fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
-                                dir=os.path.dirname(os.path.abspath(path)))
-    try:
+    with _replacement(os.fspath(path)) as (fd, _):
         _replay_memory(records, at, lambda offset, data: _pwrite_all(fd, data, offset),
                        lambda: os.ftruncate(fd, 0))
         _fsync(fd)
-        os.close(fd)
-        fd = None
-        os.replace(temp, path)
-    except BaseException:
-        if fd is not None:
-            os.close(fd)
-        os.unlink(temp)
-        raise
-    _fsync_directory(path)
     return None
 
 
@@ -7526,27 +7535,14 @@ def _compact_into(journal, target: str, overwrite: bool, progress, locked_fd) ->
         compactor, layout, size_before = _learn(reader, progress)
         keep = compactor.kept_indexes()
         records = compactor.index
-        directory = os.path.dirname(os.path.abspath(target))
-        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp",
-                                    dir=directory)
-        os.close(fd)
-        try:
-            os.chmod(temp, _new_file_mode(target))
+        with _replacement(target) as (_, temp):
             kept = _write_kept(reader, temp, layout, keep, records, progress)
             if locked_fd is not None and os.fstat(locked_fd).st_size != size_before:
                 raise JournalError("the journal grew while it was compacted (a writer that "
                                    "does not lock?); nothing was replaced", size_before)
             size_after = os.path.getsize(temp)
-            os.replace(temp, target)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
     finally:
         reader.close()
-    _fsync_directory(target)
     dropped = compactor.counts - kept
     return CompactReport(records, sum(kept.values()), {
         cls.__name__: dropped[cls] for cls in ENTRY_CLASSES.values() if dropped[cls]},
@@ -7953,16 +7949,6 @@ def _refuse_existing(path: str, hint: str = "use --force to replace it") -> None
         raise _CliError("%s: already exists (%s)" % (path, hint), 2)
 
 
-def _new_file_mode(path: str) -> int:
-    """The mode a replacement of ``path`` gets: the old file's, else 0666 & ~umask."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
 @contextlib.contextmanager
 def _replacing(path: str, force: bool, in_place: bool = False):
     """Yield a temporary path next to ``path``, moved onto it on success.
@@ -7987,22 +7973,19 @@ def _replacing(path: str, force: bool, in_place: bool = False):
                             2)
         yield target
         return
-    directory = os.path.dirname(os.path.abspath(target))
+    # Only making and renaming the temporary file are about ``path``: what
+    # the block raises is about what it was doing.
+    replacement = _replacement(target)
     with _about(path):
-        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), suffix=".tmp",
-                                    dir=directory)
-        os.close(fd)
+        _, temp = replacement.__enter__()
     try:
-        os.chmod(temp, _new_file_mode(target))
         yield temp
-        with _about(path):
-            os.replace(temp, target)
     except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+        if not replacement.__exit__(*sys.exc_info()):
+            raise
+    else:
+        with _about(path):
+            replacement.__exit__(None, None, None)
 
 
 @contextlib.contextmanager
