@@ -4809,6 +4809,20 @@ def test_cli_readme_examples_give_the_output_shown(tmp_path):
         assert result.stdout.decode().splitlines() == expected, command
 
 
+def test_cli_readme_has_a_section_with_examples_for_every_command():
+    section = (CLI_ROOT / "README.md").read_text("utf-8").split(
+        "## Command line", 1)[1].split("\n## ", 1)[0]
+    parts = {}
+    for part in section.split("\n### ")[1:]:
+        heading, _, body = part.partition("\n")
+        for word in heading.split(" and "):
+            parts[word.strip()] = body
+    for name, *_ in lj._COMMANDS:
+        assert name in parts, "no README section for %s" % name
+        assert "```console\n$ logfile-journal %s " % name in parts[name] or \
+            "\n$ logfile-journal %s " % name in parts[name], name
+
+
 @pytest.mark.parametrize("wrap", [bytearray, memoryview], ids=["bytearray", "memoryview"])
 def test_any_bytes_like_buffer_reads_to_immutable_entries(wrap):
     data, _ = load_manifest("all_variants")
