@@ -44,7 +44,8 @@ Sections, in the order data goes through them:
     Reading                   iter_records, LogFileJournalRx
     Checking and repairing    check, repair, finding records past damage
     Writing                   LogFileJournalTx
-    Journals                  LogFileJournal, RecombinedJournal, convert, load, open
+    Journals                  LogFileJournal, RecombinedJournal, convert, load, open,
+                              journal_stats
     JSON                      entry_to_json, entry_from_json
     wasmer's text             wasmer_text (what PrintingJournal prints)
     wasmer's tools            filtered_out (FilteredJournal), memory_image (MemFileJournal),
@@ -86,7 +87,7 @@ try:
     import fcntl
 except ImportError:          # not POSIX: no advisory locks between processes
     fcntl = None
-from typing import (Any, BinaryIO, Callable, ClassVar, Dict, Iterator, List,
+from typing import (Any, BinaryIO, Callable, ClassVar, Dict, Iterable, Iterator, List,
                     NamedTuple, Optional, Sequence, Tuple, Union)
 
 __all__ = [
@@ -120,6 +121,7 @@ __all__ = [
     "compact", "CompactReport", "COMPACT_RULES_VERSION",
     "LogFileJournal", "LogFileJournalTx", "LogFileJournalRx",
     "RecombinedJournal", "UnsupportedJournal", "check", "repair", "convert", "load", "open",
+    "journal_stats",
     "main",
 ]
 
@@ -5892,6 +5894,108 @@ def open(path: Union[str, "os.PathLike[str]"], mode: str = "r",  # noqa: A001
     return journal
 
 
+def _covered(regions: List[Tuple[int, int]]) -> int:
+    """Bytes in the union of the ranges [start, end)."""
+    total = 0
+    reach = None
+    for start, end in sorted(regions):
+        if reach is not None and start < reach:
+            start = reach
+        if end > start:
+            total += end - start
+        reach = end if reach is None else max(reach, end)
+    return total
+
+
+def journal_stats(journal, *, records: Optional[Iterable[LogReadResult]] = None,
+                  largest: int = 5, page_size: Optional[int] = None,
+                  at: Optional[int] = None) -> Dict[str, Any]:
+    """Counts and sizes of a journal's records, as JSON-ready values (what
+    ``stats`` prints, and ``stats --json`` prints as they are).
+
+    ``journal`` is a LogFileJournal (or what from_buffer returns); its
+    records are counted from the first, or ``records`` (LogReadResults of
+    it, e.g. filtered or reported on) if given.  Keys: ``size``,
+    ``records``, ``bytes``, ``body_bytes``, ``types`` (count, bytes and
+    body bytes per type, in record-type order), ``memory`` (memory
+    updates: their regions, distinct bytes, data and stored sizes),
+    ``largest`` (the ``largest`` biggest records), ``stop``, ``layout``,
+    ``layouts``, ``segment_layouts`` and ``segments`` (offset, end, records
+    and bytes of each).  With ``page_size``, also ``memory_pages``
+    (memory_pages(), as of snapshot ``at``), from the same reading.
+    """
+    with journal.rx.owned_buffer() as view:
+        size = len(view)
+    if records is None:
+        records = journal.rx.as_restarted().records()
+    types: Dict[str, Dict[str, int]] = {}
+    biggest: List[Tuple[int, int, int, str]] = []       # heap of (size, -offset, ...)
+    regions = []
+    memory = dict(updates=0, region_bytes=0, distinct_bytes=0,
+                  uncompressed_bytes=0, compressed_bytes=0)
+    starts = [offset for offset, _ in journal.segment_layouts]
+    ends = starts[1:] + [size]
+    segments = [{"offset": start, "end": end, "records": 0, "bytes": 0}
+                for start, end in zip(starts, ends)]
+
+    def counted() -> Iterator[LogReadResult]:
+        """The records, counted as they go by."""
+        for result in records:
+            entry = result.record
+            name = type(entry).__name__
+            body = result.record_end - result.record_start
+            item = types.setdefault(name, {"count": 0, "bytes": 0, "body_bytes": 0})
+            item["count"] += 1
+            item["bytes"] += body + RECORD_HEADER_SIZE
+            item["body_bytes"] += body
+            offset = result.header_offset
+            segment = segments[bisect.bisect_right(starts, offset) - 1]
+            segment["records"] += 1
+            segment["bytes"] += body + RECORD_HEADER_SIZE
+            record = (body + RECORD_HEADER_SIZE, -offset, offset, name)
+            if len(biggest) < largest:
+                heapq.heappush(biggest, record)
+            else:
+                heapq.heappushpop(biggest, record)
+            if isinstance(entry, UpdateMemoryRegionV1):
+                start, end = entry.region
+                regions.append((start, end))
+                memory["updates"] += 1
+                memory["region_bytes"] += max(end - start, 0)
+                memory["uncompressed_bytes"] += len(entry.data)
+                memory["compressed_bytes"] += len(entry.compressed_data)
+            yield result
+
+    pages = None
+    results = counted()
+    if page_size is not None:
+        pages = memory_pages(results, page_size=page_size, at=at)
+    collections.deque(results, 0)                    # the rest, past snapshot ``at``
+    memory["distinct_bytes"] = _covered(regions)
+    memory["ratio"] = round(memory["uncompressed_bytes"] / memory["compressed_bytes"], 3) \
+        if memory["compressed_bytes"] else None
+    order = {cls.__name__: cls.record_type for cls in ENTRY_CLASSES.values()}
+    stop = journal.stop
+    return {
+        "size": size,
+        "records": sum(item["count"] for item in types.values()),
+        "bytes": sum(item["bytes"] for item in types.values()),
+        "body_bytes": sum(item["body_bytes"] for item in types.values()),
+        "types": {name: types[name] for name in sorted(types, key=order.get)},
+        "memory": memory,
+        "largest": [{"offset": offset, "type": name, "size": record_size}
+                    for record_size, _, offset, name in sorted(biggest, reverse=True)],
+        "stop": None if stop is None else stop._asdict(),
+        "layout": journal.layout,
+        "layouts": list(journal.layouts),
+        "segment_layouts": [{"offset": offset, "layouts": list(names)}
+                            for offset, names in journal.segment_layouts],
+        "segments": segments,
+        **({} if pages is None else {"page_size": page_size, "memory_at": at,
+                                     "memory_pages": [page._asdict() for page in pages]}),
+    }
+
+
 # ---------------------------------------------------------------------------
 # JSON: the serde form of wasmer's JournalEntry
 # ---------------------------------------------------------------------------
@@ -8507,97 +8611,8 @@ def _note_changed(changed: int, source: str) -> None:
 
 # -- stats --------------------------------------------------------------------
 
-def _covered(regions: List[Tuple[int, int]]) -> int:
-    """Bytes in the union of the ranges [start, end)."""
-    total = 0
-    reach = None
-    for start, end in sorted(regions):
-        if reach is not None and start < reach:
-            start = reach
-        if end > start:
-            total += end - start
-        reach = end if reach is None else max(reach, end)
-    return total
-
-
-def _journal_stats(journal, path: str, largest: int = 5, page_size: Optional[int] = None,
-                   at: Optional[int] = None) -> Dict[str, Any]:
-    """Counts and sizes of a journal's records (what ``stats`` prints);
-    with ``page_size``, its memory_pages() too (``at``: as of that
-    snapshot), from the same reading."""
-    size = _journal_size(journal)
-    types: Dict[str, Dict[str, int]] = {}
-    biggest: List[Tuple[int, int, int, str]] = []       # heap of (size, -offset, ...)
-    regions = []
-    memory = dict(updates=0, region_bytes=0, distinct_bytes=0,
-                  uncompressed_bytes=0, compressed_bytes=0)
-    starts = [offset for offset, _ in journal.segment_layouts]
-    ends = starts[1:] + [size]
-    segments = [{"offset": start, "end": end, "records": 0, "bytes": 0}
-                for start, end in zip(starts, ends)]
-
-    def counted(progress: _Progress) -> Iterator[LogReadResult]:
-        """The records, counted as they go by."""
-        for result in _records(journal, path, progress):
-            entry = result.record
-            name = type(entry).__name__
-            body = result.record_end - result.record_start
-            item = types.setdefault(name, {"count": 0, "bytes": 0, "body_bytes": 0})
-            item["count"] += 1
-            item["bytes"] += body + RECORD_HEADER_SIZE
-            item["body_bytes"] += body
-            offset = result.header_offset
-            segment = segments[bisect.bisect_right(starts, offset) - 1]
-            segment["records"] += 1
-            segment["bytes"] += body + RECORD_HEADER_SIZE
-            record = (body + RECORD_HEADER_SIZE, -offset, offset, name)
-            if len(biggest) < largest:
-                heapq.heappush(biggest, record)
-            else:
-                heapq.heappushpop(biggest, record)
-            if isinstance(entry, UpdateMemoryRegionV1):
-                start, end = entry.region
-                regions.append((start, end))
-                memory["updates"] += 1
-                memory["region_bytes"] += max(end - start, 0)
-                memory["uncompressed_bytes"] += len(entry.data)
-                memory["compressed_bytes"] += len(entry.compressed_data)
-            yield result
-
-    pages = None
-    with _Progress(size) as progress:
-        records = counted(progress)
-        if page_size is not None:
-            pages = memory_pages(records, page_size=page_size, at=at)
-        collections.deque(records, 0)                # the rest, past snapshot ``at``
-    memory["distinct_bytes"] = _covered(regions)
-    memory["ratio"] = round(memory["uncompressed_bytes"] / memory["compressed_bytes"], 3) \
-        if memory["compressed_bytes"] else None
-    order = {cls.__name__: cls.record_type for cls in ENTRY_CLASSES.values()}
-    stop = journal.stop
-    return {
-        "file": path,
-        "size": size,
-        "records": sum(item["count"] for item in types.values()),
-        "bytes": sum(item["bytes"] for item in types.values()),
-        "body_bytes": sum(item["body_bytes"] for item in types.values()),
-        "types": {name: types[name] for name in sorted(types, key=order.get)},
-        "memory": memory,
-        "largest": [{"offset": offset, "type": name, "size": record_size}
-                    for record_size, _, offset, name in sorted(biggest, reverse=True)],
-        "stop": None if stop is None else stop._asdict(),
-        "layout": journal.layout,
-        "layouts": list(journal.layouts),
-        "segment_layouts": [{"offset": offset, "layouts": list(names)}
-                            for offset, names in journal.segment_layouts],
-        "segments": segments,
-        **({} if pages is None else {"page_size": page_size, "memory_at": at,
-                                     "memory_pages": [page._asdict() for page in pages]}),
-    }
-
-
 def _stats_text(stats: Dict[str, Any]) -> str:
-    """The human form of _journal_stats()."""
+    """The human form of journal_stats() (with the file's name)."""
     lines = ["%s: %d records, %d bytes of records in a file of %d bytes" % (
         stats["file"], stats["records"], stats["bytes"], stats["size"]),
         "layout: " + describe_layouts(stats["layouts"], [
@@ -8691,9 +8706,10 @@ def _cmd_stats(args, out) -> int:
     a map of the memory image)."""
     if args.at is not None and not args.memory:
         raise _CliError("stats: --at needs --memory", 2)
-    with _reading(args.file) as journal:
-        stats = _journal_stats(journal, args.file,
-                               page_size=args.page_size if args.memory else None, at=args.at)
+    with _reading(args.file) as journal, _Progress(_journal_size(journal)) as progress:
+        stats = {"file": args.file, **journal_stats(
+            journal, records=_records(journal, args.file, progress),
+            page_size=args.page_size if args.memory else None, at=args.at)}
     out.write((_compact_json(stats) if args.json else _stats_text(stats)) + "\n")
     return 0
 

@@ -4809,6 +4809,20 @@ def test_cli_readme_examples_give_the_output_shown(tmp_path):
         assert result.stdout.decode().splitlines() == expected, command
 
 
+def test_journal_stats_counts_what_the_stats_command_prints():
+    data, _ = load_manifest("concat")
+    journal = LogFileJournal.from_buffer(data)
+    journal.read()                             # counting starts from the first anyway
+    stats = lj.journal_stats(journal, largest=2)
+    assert (stats["size"], stats["records"], stats["bytes"]) == (1880, 15, 1864)
+    assert stats["types"]["CreatePipeV1"] == {"count": 3, "bytes": 48, "body_bytes": 24}
+    assert [s["records"] for s in stats["segments"]] == [5, 10]
+    assert stats["largest"] == [{"offset": 408, "type": "SocketSendV1", "size": 1048},
+                                {"offset": 24, "type": "SetThreadV1", "size": 376}]
+    some = lj.journal_stats(journal, records=list(journal.rx.as_restarted().records())[:3])
+    assert some["records"] == 3 and some["segments"][1]["records"] == 0
+
+
 def test_cli_readme_has_a_section_with_examples_for_every_command():
     section = (CLI_ROOT / "README.md").read_text("utf-8").split(
         "## Command line", 1)[1].split("\n## ", 1)[0]
