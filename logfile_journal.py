@@ -54,7 +54,6 @@ Sections, in the order data goes through them:
     Command line              main()
 """
 
-import argparse
 import base64
 import binascii
 import bisect
@@ -73,7 +72,6 @@ import operator
 import os
 import re
 import shutil
-import signal
 import stat
 import struct
 import sys
@@ -8840,6 +8838,7 @@ def _cmd_tail(args, out) -> int:
     out.flush()
     if not args.follow:
         return 0
+    import signal
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:               # not the main thread: no handler
@@ -8985,14 +8984,20 @@ def _cat_to_stdout(args, out) -> int:
 
 # -- Argument types -----------------------------------------------------------
 
+def _bad_argument(message: str) -> Exception:
+    """The error an argparse type raises: argparse prints ``message``."""
+    import argparse
+    return argparse.ArgumentTypeError(message)
+
+
 def _number(text: str) -> int:
     """A non-negative integer, decimal or 0x hexadecimal (an argparse type)."""
     try:
         value = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
     except ValueError:
-        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+        raise _bad_argument("not a number: %r" % text) from None
     if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative: %r" % text)
+        raise _bad_argument("must not be negative: %r" % text)
     return value
 
 
@@ -9000,7 +9005,7 @@ def _positive(text: str) -> int:
     """A whole number of at least 1 (an argparse type)."""
     value = _number(text)
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1: %r" % text)
+        raise _bad_argument("must be at least 1: %r" % text)
     return value
 
 
@@ -9011,7 +9016,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = float("nan")
     if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError("not a positive number of seconds: %r" % text)
+        raise _bad_argument("not a positive number of seconds: %r" % text)
     return value
 
 
@@ -9028,12 +9033,12 @@ def _record_types(text: str) -> Tuple[type, ...]:
         cls = ENTRY_CLASSES.get(int(name)) if name.isascii() and name.isdigit() \
             else _CLASSES_BY_NAME.get(name)
         if cls is None:
-            raise argparse.ArgumentTypeError(
+            raise _bad_argument(
                 "unknown record type %r (a name like CreatePipeV1 or create_pipe_v1, "
                 "or a code 1-%d)" % (name, max(JournalEntryRecordType)))
         classes.append(cls)
     if not classes:
-        raise argparse.ArgumentTypeError("no record type given")
+        raise _bad_argument("no record type given")
     return tuple(classes)
 
 
@@ -9042,7 +9047,7 @@ def _layout_name(text: str) -> str:
     try:
         return get_layout(text).name
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise _bad_argument(str(exc)) from None
 
 
 def _filter_category(text: str) -> str:
@@ -9050,14 +9055,14 @@ def _filter_category(text: str) -> str:
     try:
         return filter_category(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise _bad_argument(str(exc)) from None
 
 
 def _offset_range(text: str) -> Tuple[Optional[int], Optional[int]]:
     """``START:END`` header offsets (either may be empty) -- an argparse type."""
     start, colon, end = text.partition(":")
     if not colon:
-        raise argparse.ArgumentTypeError("expected START:END, got %r" % text)
+        raise _bad_argument("expected START:END, got %r" % text)
     return (_number(start) if start else None, _number(end) if end else None)
 
 
@@ -9140,7 +9145,7 @@ _COMMANDS = (
 )
 
 
-def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+def _add_arguments(name: str, parser: "argparse.ArgumentParser") -> None:
     """The arguments of subcommand ``name``."""
     add = parser.add_argument
     force = "replace an existing output file"
@@ -9284,8 +9289,9 @@ def _each_file(function):
     return run
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> "argparse.ArgumentParser":
     """The argparse parser of the command line."""
+    import argparse
     parser = argparse.ArgumentParser(
         prog=_PROG, description=_DESCRIPTION, epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -9322,6 +9328,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     SIGHUP, which clean up as Ctrl-C does) and 141 when stdout is a pipe
     closed early (nothing is printed then).  It never raises SystemExit.
     """
+    import signal
     parser = _build_parser()
     del _STDIN[:]                          # read anew by this command, if it reads "-"
     _STRICT[0] = _SKIP_BAD[0] = False
