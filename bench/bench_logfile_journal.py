@@ -63,6 +63,8 @@ only": reported, not judged):
              inspect command's time (ratio >= 0.33x); export's MB/s (of
              journal read) and import's (of JSON read) are reported, with
              json.dumps of the same dicts for scale;
+  construct  on (f): CreatePipeV1(fd1, fd2), both fields checked, vs an
+             unchecked typing.NamedTuple of the same fields (ratio only);
   open+write on (g): LogFileJournal(path) (default options) then one
              write(), timed -- opening for append walks every header to
              find the end -- vs opening, mmapping and walking the headers
@@ -1059,6 +1061,34 @@ def export_measure(workload: str, count: int, workdir: str) -> Measure:
         Target("import command (JSON lines)", None, None)])
 
 
+# -- construct ----------------------------------------------------------
+
+class PlainPipe(NamedTuple):
+    """The peer of entry construction: a NamedTuple of the same fields, unchecked."""
+    fd1: int
+    fd2: int
+
+
+def constructor(make: Callable, count: int) -> Callable:
+    """Build ``count`` values with ``make(fd1, fd2)`` (positional ints)."""
+    def run():
+        numbers = range(3, 3 + count)
+        start = time.perf_counter()
+        for n in numbers:
+            make(n, n + 1)
+        return time.perf_counter() - start, 0
+    return run
+
+
+def construct_measure(workload: str, count: int) -> Measure:
+    """CreatePipeV1(fd1, fd2), every field checked, vs an unchecked NamedTuple."""
+    ours, peer = "CreatePipeV1(fd1, fd2)", "NamedTuple (fd1, fd2), unchecked"
+    return Measure(workload, "construct", [
+        Contestant(ours, count, constructor(lj.CreatePipeV1, count)),
+        Contestant(peer, count, constructor(PlainPipe, count)),
+    ], [Target(ours, peer, None)])
+
+
 # -- read ---------------------------------------------------------------
 
 def journal_reader(path: str, count: int) -> Callable:
@@ -1330,6 +1360,9 @@ def run_all(sizes: Sizes, repeat: int, extra_modes: Sequence[dict], all_modes: b
             notes.append("no write_many in this module: its measures and targets are left out")
         if not hasattr(lj, "encode_record"):
             notes.append("no encode_record in this module: no floors for (b), (f)")
+        construct = construct_measure("(f) CreatePipeV1", sizes.pipe_records)
+        run_measure(construct, repeat)
+        measures.append(construct)
         opened, open_notes = open_measures(sizes.open_records, workdir, repeat, progress)
         measures += opened
         notes += open_notes
