@@ -4162,6 +4162,7 @@ def _scan_layouts(buffer, pos: int, stop: int, layouts=_ALL_LAYOUTS) -> frozense
     tracker = _LayoutTracker(layouts)
     unpack = _header_struct.unpack_from
     evidence = _EVIDENCE_CODES
+    stop = min(stop, len(buffer))           # an empty buffer's "segment" ends past it
     if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
         pos += RECORD_HEADER_SIZE
     while stop - pos >= RECORD_HEADER_SIZE:
@@ -7670,7 +7671,7 @@ def _learn(reader: LogFileJournalRx, progress) -> Tuple[_Compactor, Layout, int]
     with reader.owned_buffer() as view:
         size = len(view)
     # An empty file (no magic number yet) is a journal of no records.
-    names = reader.layouts if size else LAYOUTS
+    names = reader.layouts
     if not names:
         raise LayoutError("the journal's segments are in different layouts: convert "
                           "them to one first", 0)
@@ -8047,8 +8048,49 @@ def _journal_size(journal) -> int:
 # -- Writing outputs ----------------------------------------------------------
 
 def _refuse_existing(path: str, hint: str = "use --force to replace it") -> None:
-    if os.path.lexists(path):
+    if os.path.lexists(path) and path != _DASH:
         raise _CliError("%s: already exists (%s)" % (path, hint), 2)
+
+
+# The file name that means standard output (and, read, standard input).
+_DASH = "-"
+
+
+@contextlib.contextmanager
+def _to_stdout():
+    """Yield a private temporary path; when the block succeeds, what it
+    wrote there is copied to standard output (a binary file: refused when
+    standard output is a terminal).  Nothing reaches stdout on failure."""
+    stream = getattr(sys.stdout, "buffer", sys.stdout)
+    if getattr(stream, "isatty", lambda: False)():
+        raise _CliError("standard output is a terminal; give a file name or a pipe", 2)
+    with tempfile.TemporaryDirectory(prefix="logfile-journal.") as directory:
+        temp = os.path.join(directory, "output")
+        yield temp
+        with _about("<stdout>"), _open_file(temp, "rb") as source:
+            sys.stdout.flush()
+            shutil.copyfileobj(source, stream, _MIB)
+            stream.flush()
+
+
+@contextlib.contextmanager
+def _input_file(path: str):
+    """``path``, or for ``-`` a private file holding standard input (for
+    what must read a named file)."""
+    if path != _DASH:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="logfile-journal.") as directory:
+        temp = os.path.join(directory, "stdin.journal")
+        with _open_file(temp, "wb") as stream:
+            stream.write(_stdin_bytes())
+        yield temp
+
+
+def _output_file(path: Optional[str]):
+    """A context giving ``path``, or for ``-`` a temporary path copied to
+    standard output (see _to_stdout)."""
+    return _to_stdout() if path == _DASH else contextlib.nullcontext(path)
 
 
 @contextlib.contextmanager
@@ -8062,6 +8104,10 @@ def _replacing(path: str, force: bool, in_place: bool = False):
     FIFO) is never replaced: with ``in_place`` it is written as it is
     (``path`` itself is yielded), otherwise refused.
     """
+    if path == _DASH:
+        with _to_stdout() as temp:
+            yield temp
+        return
     if not force:
         _refuse_existing(path)
     target = os.path.realpath(path) if os.path.islink(path) else path
@@ -8231,10 +8277,11 @@ def _cmd_extract(args, out) -> int:
         raise _CliError("--max-file-size is for extract FILE files DIR", 2)
     if not args.force:
         _refuse_existing(args.target)
-    with _reading(args.file) as journal, _Progress(_file_size(args.file)) as progress:
+    with _reading(args.file) as journal, _Progress(_file_size(args.file)) as progress, \
+            _output_file(args.target) as target:
         with _about(args.target):
-            memory_image(journal, args.target, at=args.at, progress=progress.callback)
-    size = os.path.getsize(args.target)
+            memory_image(journal, target, at=args.at, progress=progress.callback)
+        size = os.path.getsize(target)
     _warn("wrote the memory image%s (%s) to %s" % (
         "" if args.at is None else " as of snapshot %d" % args.at,
         _plural(size, "byte", "bytes"), args.target))
@@ -8243,6 +8290,8 @@ def _cmd_extract(args, out) -> int:
 
 def _extract_files(args) -> int:
     target = args.target
+    if target == _DASH:
+        raise _CliError("extract: files makes a directory; standard output cannot be one", 2)
     if os.path.lexists(target) and not args.force and (
             not os.path.isdir(target) or os.path.islink(target) or os.listdir(target)):
         raise _CliError("%s: already exists (use --force to replace it)" % target, 2)
@@ -8273,8 +8322,9 @@ def _cmd_convert(args, out) -> int:
     """``convert IN OUT --layout L``: rewrite a journal for another wasmer."""
     if not args.force:
         _refuse_existing(args.out)
-    with _about(args.input), _Progress(_file_size(args.input)) as progress:
-        count = convert(args.input, args.out, args.layout, overwrite=args.force,
+    with _output_file(args.out) as target, _input_file(args.input) as source, \
+            _about(args.input), _Progress(_file_size(args.input)) as progress:
+        count = convert(source, target, args.layout, overwrite=args.force,
                         progress=progress.callback)
     layout = get_layout(args.layout)
     _warn("wrote %s in layout %s (%s) to %s" % (_plural(count, "record", "records"),
@@ -8292,14 +8342,15 @@ def _cmd_compact(args, out) -> int:
     in_place = target is None or _same_file(args.file, target)
     if not in_place and not args.force:
         _refuse_existing(target)
-    with _Progress(_file_size(args.file)) as progress, _about(args.file):
+    with _Progress(_file_size(args.file)) as progress, _about(args.file), \
+            _output_file(target) as into:
         if args.file == "-":
             journal = LogFileJournal.from_buffer(_stdin_bytes())
             with _about(target):
-                report = compact(journal, target, overwrite=args.force,
+                report = compact(journal, into, overwrite=args.force,
                                  progress=progress.callback)
         else:
-            report = compact(args.file, None if in_place else target, overwrite=args.force,
+            report = compact(args.file, None if in_place else into, overwrite=args.force,
                              progress=progress.callback)
     _warn("compacted %s %s: kept %d of %s (%d -> %s)" % (
         args.file, "in place" if in_place else "into " + target, report.kept,
@@ -8464,6 +8515,8 @@ def _import_target(path: str, append: bool, force: bool, layout=None):
     it was, and what was appended is cut off again (nobody else can append
     meanwhile: the file is locked for the whole import).
     """
+    if append and path == _DASH:
+        raise _CliError("import: --append needs a journal file, not standard output", 2)
     if append:
         with _about(path):
             journal = LogFileJournal(path, on_torn_tail="error", layout=layout,
@@ -9193,7 +9246,7 @@ def _add_arguments(name: str, parser: "argparse.ArgumentParser") -> None:
         add("--force", action="store_true", help=force)
     elif name == "import":
         add("input", metavar="INPUT", help="JSON file, or - for stdin")
-        add("out", metavar="OUT", help="the journal to write")
+        add("out", metavar="OUT", help="the journal to write (- for standard output)")
         add("--layout", type=_layout_name, metavar="LAYOUT",
             help="the layout to write (default %s, or with --append the file's); %s"
             % (DEFAULT_LAYOUT, layout_help))
@@ -9208,7 +9261,7 @@ def _add_arguments(name: str, parser: "argparse.ArgumentParser") -> None:
                           help="append to an existing journal OUT")
         mode.add_argument("--force", action="store_true", help=force)
     elif name == "filter":
-        add("out", metavar="OUT", help="the journal to write")
+        add("out", metavar="OUT", help="the journal to write (- for standard output)")
         add("--type", action="append", type=_record_types, metavar="TYPE",
             help="record type (repeatable)")
         add("--fd", type=_number, metavar="N", help="records with a file descriptor N")
@@ -9235,7 +9288,8 @@ def _add_arguments(name: str, parser: "argparse.ArgumentParser") -> None:
         add("what", choices=("memory", "files"),
             help="memory: the memory image; files: the file tree")
         add("target", metavar="MEMFILE|DIR",
-            help="the file to write (memory), or the directory to make (files)")
+            help="the file to write (memory; - for standard output), or the directory "
+                 "to make (files)")
         add("--at", type=_positive, metavar="N", help="stop at the N-th snapshot (1 = first)")
         add("--max-file-size", type=_number, metavar="BYTES",
             help="files: refuse writes and sizes past BYTES (default %d)" % DEFAULT_MAX_FILE_SIZE)
@@ -9243,14 +9297,15 @@ def _add_arguments(name: str, parser: "argparse.ArgumentParser") -> None:
             help="replace an existing output file (memory) or non-empty directory (files)")
     elif name == "convert":
         add("input", metavar="IN", help="the journal to read")
-        add("out", metavar="OUT", help="the journal to write")
+        add("out", metavar="OUT", help="the journal to write (- for standard output)")
         add("--layout", type=_layout_name, required=True, metavar="LAYOUT",
             help=layout_help)
         add("--force", action="store_true", help=force)
     elif name == "compact":
         add("file", metavar="FILE", help="the journal (- for stdin, with -o)")
         add("-o", "--output", metavar="OUT",
-            help="write the compacted journal to OUT (default: replace FILE)")
+            help="write the compacted journal to OUT (- for standard output; default: "
+                 "replace FILE)")
         add("--force", action="store_true", help=force)
     elif name == "cat":
         add("files", nargs="+", metavar="FILE", help="the journals, in order")

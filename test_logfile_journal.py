@@ -4611,6 +4611,32 @@ def test_cli_dash_for_filter_and_cat_and_refused_where_a_file_is_needed(tmp_path
         assert refused.returncode == 2 and b"Traceback" not in refused.stderr
 
 
+def test_cli_dash_is_standard_output_for_every_output_file(tmp_path):
+    data = cli_golden("seed_test").read_bytes()
+    variants = cli_golden("seed_test").parent / "wasmer-journal-0.705.0" / "variants.journal"
+    jsonl = cli_subprocess("export", "-", input=data).stdout
+    for command, stdin, check in [
+            (["filter", "-", "-", "--type", "CreatePipeV1"], data,
+             lambda out: len(entries_of(LogFileJournal.from_buffer(out))) == 2),
+            (["convert", "-", "-", "--layout", "wasmer-6"], data, lambda out: out == data),
+            (["compact", "-", "-o", "-"], data, lambda out: lj.check(out).records == 3),
+            (["import", "-", "-"], jsonl, lambda out: out == data),
+            (["extract", str(variants), "memory", "-", "--at", "1"], b"",
+             lambda out: out == lj.memory_image(str(variants), at=1)),
+            (["cat", str(cli_golden("seed_test")), "-o", "-"], b"", lambda out: out == data)]:
+        done = subprocess.run([sys.executable, "-m", "logfile_journal", *command],
+                              input=stdin, cwd=tmp_path, env=cli_env(), capture_output=True)
+        assert done.returncode == 0 and check(done.stdout), (command, done.stderr)
+    assert list(tmp_path.iterdir()) == []                      # no file named "-"
+    for command in (["import", "-", "-", "--append"], ["extract", "-", "files", "-"]):
+        refused = cli_subprocess(*command, input=jsonl)
+        assert refused.returncode == 2 and b"standard output" in refused.stderr, command
+    failed = subprocess.run([sys.executable, "-m", "logfile_journal", "convert", "-", "-",
+                             "--layout", "wasmer-6"], input=data[:-3], cwd=tmp_path,
+                            env=cli_env(), capture_output=True)
+    assert failed.returncode == 1 and failed.stdout == b""     # nothing half-written
+
+
 def test_cli_force_writes_through_links_and_never_replaces_devices(capsys, tmp_path):
     golden = cli_golden("seed_test")
     real = tmp_path / "real.jsonl"
@@ -4844,6 +4870,14 @@ def test_any_bytes_like_buffer_reads_to_immutable_entries(wrap):
     assert entries == sample_entries()
     assert all(type(entry.data) is bytes for entry in entries if hasattr(entry, "data"))
     assert lj.check(wrap(data)).ok
+
+
+@pytest.mark.parametrize("data", [b"", b"abc", lj.JOURNAL_MAGIC_NUMBER_BYTES], ids=len)
+def test_an_empty_journal_fits_every_layout(data):
+    journal = LogFileJournal.from_buffer(data)
+    assert journal.layouts == lj.LAYOUTS and journal.layout is None
+    assert journal.rx.segment_layouts == [(0, lj.LAYOUTS)]
+    assert entries_of(journal) == []
 
 
 def test_a_directory_is_not_a_journal(tmp_path):
