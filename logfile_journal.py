@@ -4350,7 +4350,6 @@ class LogFileJournalRx:
         tracker = self._tracker
         codecs = tracker.codecs
         evidence = _EVIDENCE_CODES
-        decode = _decode_body
         batch = []
         while len(batch) < limit:
             if size - pos < RECORD_HEADER_SIZE:
@@ -9198,8 +9197,8 @@ _COMMANDS = (
 )
 
 
-def _add_arguments(name: str, parser: "argparse.ArgumentParser") -> None:
-    """The arguments of subcommand ``name``."""
+def _add_arguments(name: str, parser) -> None:
+    """The arguments of subcommand ``name``, added to its argparse ``parser``."""
     add = parser.add_argument
     force = "replace an existing output file"
     if name in ("inspect", "stats", "check"):
@@ -9344,7 +9343,7 @@ def _each_file(function):
     return run
 
 
-def _build_parser() -> "argparse.ArgumentParser":
+def _build_parser():
     """The argparse parser of the command line."""
     import argparse
     parser = argparse.ArgumentParser(
