@@ -4133,10 +4133,15 @@ def iter_records(buffer, start: int = 0) -> Iterator[RecordInfo]:
     tracker = _LayoutTracker()
     types = tracker.types
     evidence = _EVIDENCE_CODES
-    while size - pos >= RECORD_HEADER_SIZE:
+    new, info = _new_tuple, RecordInfo          # (locals: this loop is the scan)
+    last = size - RECORD_HEADER_SIZE            # the last place a header fits
+    while pos <= last:
         code, high, low = unpack(buffer, pos)
-        record_type = types[code] if code < _MAX_CODE else None
-        body = pos + RECORD_HEADER_SIZE
+        try:
+            record_type = types[code]
+        except IndexError:
+            record_type = None
+        body = pos + 8                          # RECORD_HEADER_SIZE
         end = body + (high << 32 | low)
         if code in evidence and record_type is not None and end <= size:
             tracker.see(code, buffer, body, end)
@@ -4152,7 +4157,7 @@ def iter_records(buffer, start: int = 0) -> Iterator[RecordInfo]:
             return
         if end > size:
             return
-        yield _new_tuple(RecordInfo, (pos, record_type, body, end, segment))
+        yield new(info, (pos, record_type, body, end, segment))
         pos = end
 
 
