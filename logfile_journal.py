@@ -2685,7 +2685,7 @@ class _Codec:
     steps that encode and decode it (see encode_entry and _decode_body)."""
 
     __slots__ = ("cls", "layout", "unit", "name", "size", "fields", "root",
-                 "value_index", "vectors", "plain", "encode_getter", "encoders",
+                 "value_index", "vectors", "plain", "encoders",
                  "decode_getter", "decoders", "lz4_index", "encode_record",
                  "encoder_source", "decode", "decoder_source", "run_struct",
                  "run_new")
@@ -2724,13 +2724,6 @@ class _Codec:
         # Out-of-line data, in declaration order: (value index, offset, field).
         self.vectors = tuple((self.value_index[field.name], field.offset, field)
                              for field in fields if field.type.vector)
-        # Entry index of each root value, in root order (a byte vector's
-        # offset and length both start as its data, and are replaced).
-        order = tuple(cls.fields.index(f.name)
-                      for f in sorted(fields, key=operator.attrgetter("offset"))
-                      for _ in range(2 if f.type.vector else 1))
-        self.encode_getter = (None if order == tuple(range(len(cls.fields)))
-                              else operator.itemgetter(*order))
         # Enums and bools whose stored value is their int value pack as they are.
         self.encoders = tuple((self.value_index[f.name], f.type.encode)
                               for f in fields if f.type.encode not in (None, int))
