@@ -3732,6 +3732,11 @@ _EVIDENCE_BYTE = {code: (size, bytes_at[0][0], {
     for code, (holders, size, bytes_at, boxed) in _EVIDENCE.items()
     if holders is None and len(bytes_at) == 1 and not boxed}
 
+# The same rules for a loop's quick test, as (root size - offset, the
+# bytes that narrow): a record shorter than its root is no evidence either.
+_EVIDENCE_QUIET = {code: (size - offset, frozenset(table))
+                   for code, (size, offset, table) in _EVIDENCE_BYTE.items()}
+
 
 class _LayoutTracker:
     """The layouts a journal segment can be in, narrowed record by record.
@@ -3741,7 +3746,7 @@ class _LayoutTracker:
     narrows the candidates before it is decoded.
     """
 
-    __slots__ = ("start", "layouts", "codecs", "types")
+    __slots__ = ("start", "layouts", "codecs", "types", "narrowing", "scan")
 
     def __init__(self, layouts=_ALL_LAYOUTS):
         self.start = layouts
@@ -3756,6 +3761,9 @@ class _LayoutTracker:
         newest = _newest(layouts)
         self.codecs = newest._by_code
         self.types = newest._types
+        # The raw types whose records can still narrow the layouts.
+        self.narrowing = _EVIDENCE_CODES if len(layouts) > 1 else frozenset()
+        self.scan = _scan_types(layouts)
 
     def see(self, code, buffer, start, end):
         """Narrow by the record of raw type ``code`` at ``buffer[start:end]``."""
@@ -3769,6 +3777,33 @@ class _LayoutTracker:
             narrowed = self.layouts & found
             if narrowed and narrowed != self.layouts:
                 self._narrow_to(narrowed)
+
+    def types_at(self, code, buffer, start, end):
+        """The record types after seeing the record of raw type ``code``
+        at ``buffer[start:end]`` (a header scan's slow path, where
+        ``scan[code]`` is None): ``types`` after see(), for a type the
+        layouts hold whose body is in the buffer."""
+        types = self.types
+        if code < len(types) and types[code] is not None and end <= len(buffer):
+            self.see(code, buffer, start, end)
+            types = self.types
+        return types
+
+
+_SCAN_TYPES = {}
+
+
+def _scan_types(layouts) -> list:
+    """raw record type -> JournalEntryRecordType for the newest of
+    ``layouts``, None for the types it lacks and for those whose records
+    can still narrow ``layouts`` (so that a header scan tests one list)."""
+    scan = _SCAN_TYPES.get(layouts)
+    if scan is None:
+        types = _newest(layouts)._types
+        narrowing = _EVIDENCE_CODES if len(layouts) > 1 else frozenset()
+        scan = _SCAN_TYPES[layouts] = [None if code in narrowing else record_type
+                                       for code, record_type in enumerate(types)]
+    return scan
 
 
 class _FieldInvalid(_Invalid):
@@ -4124,30 +4159,35 @@ def iter_records(buffer, start: int = 0) -> Iterator[RecordInfo]:
     segment = start
     unpack = _header_struct.unpack_from
     tracker = _LayoutTracker()
-    types = tracker.types
-    evidence = _EVIDENCE_CODES
+    scan = tracker.scan
+    quiet = _EVIDENCE_QUIET
     new, info = _new_tuple, RecordInfo          # (locals: this loop is the scan)
     last = size - RECORD_HEADER_SIZE            # the last place a header fits
     while pos <= last:
         code, high, low = unpack(buffer, pos)
-        try:
-            record_type = types[code]
-        except IndexError:
-            record_type = None
         body = pos + 8                          # RECORD_HEADER_SIZE
         end = body + (high << 32 | low)
-        if code in evidence and record_type is not None and end <= size:
-            tracker.see(code, buffer, body, end)
-            types = tracker.types
-            record_type = types[code]
+        try:
+            record_type = scan[code]
+        except IndexError:
+            record_type = None
         if record_type is None:
-            if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
-                segment = pos
-                tracker.reset()
-                types = tracker.types
-                pos += RECORD_HEADER_SIZE
-                continue
-            return
+            # Layout evidence, a type the layouts lack, or a magic number.
+            rule = quiet.get(code)
+            if rule is not None and end <= size and buffer[end - rule[0]] not in rule[1]:
+                record_type = tracker.types[code]      # a byte that says nothing
+            else:
+                types = tracker.types_at(code, buffer, body, end)
+                scan = tracker.scan
+                record_type = types[code] if code < len(types) else None
+            if record_type is None:
+                if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
+                    segment = pos
+                    tracker.reset()
+                    scan = tracker.scan
+                    pos += RECORD_HEADER_SIZE
+                    continue
+                return
         if end > size:
             return
         yield new(info, (pos, record_type, body, end, segment))
@@ -4347,7 +4387,8 @@ class LogFileJournalRx:
         unpack = _header_struct.unpack_from
         tracker = self._tracker
         codecs = tracker.codecs
-        evidence = _EVIDENCE_CODES
+        narrowing = tracker.narrowing
+        quiet = _EVIDENCE_QUIET
         batch = []
         while len(batch) < limit:
             if size - pos < RECORD_HEADER_SIZE:
@@ -4367,6 +4408,7 @@ class LogFileJournalRx:
                     self._segment = segment = pos          # a concatenated journal
                     tracker.reset()
                     codecs = tracker.codecs
+                    narrowing = tracker.narrowing
                     pos += RECORD_HEADER_SIZE
                     continue
                 self.stop = JournalStop("unknown-record-type", pos, code)
@@ -4380,13 +4422,16 @@ class LogFileJournalRx:
                         "%s record of %d bytes runs %d bytes past the end"
                         % (codec.cls.__name__, end - start, end - size), pos)
                 break
-            if code in evidence:
-                tracker.see(code, buffer, start, end)
-                codecs = tracker.codecs
-                codec = codecs[code]
-                if codec is None:            # e.g. type 61 in a wasmer-4.3 journal
-                    self.stop = JournalStop("unknown-record-type", pos, code)
-                    break
+            if code in narrowing:
+                rule = quiet.get(code)
+                if rule is None or buffer[end - rule[0]] in rule[1]:
+                    tracker.see(code, buffer, start, end)
+                    codecs = tracker.codecs
+                    narrowing = tracker.narrowing
+                    codec = codecs[code]
+                    if codec is None:        # e.g. type 61 in a wasmer-4.3 journal
+                        self.stop = JournalStop("unknown-record-type", pos, code)
+                        break
             elif (codec.plain and end - start == codec.size and not (start - segment) & 7
                   and limit - len(batch) > 1 and buffer[end:end + 8] == buffer[pos:pos + 8]):
                 # The next record has the same header: decode the run at once.

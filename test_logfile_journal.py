@@ -644,6 +644,24 @@ def test_a_new_type_in_an_older_journal_ends_it_as_wasmer_does():
     journal = LogFileJournal.from_buffer(journal_bytes(clock6, pair))
     assert entries_of(journal) == [clock, lj.SocketPairV1(1, 2)]
 
+def test_layout_evidence_after_quiet_records_still_narrows():
+    # Seeks from Set, which every layout stores alike, say nothing (the scan
+    # and the reader test their whence byte without the tracker); a later
+    # Unknown stored by rkyv 0.7 narrows the segment, where type 64 ends it.
+    quiet = lj.FileDescriptorSeekV1(5, 0, lj.Whence.Set)
+    telling = lj.FileDescriptorSeekV1(5, 0, lj.Whence.Unknown)
+    records = [lj.encode_record(quiet, 0, WASMER_43)] * 3
+    for telling_layout, kept in ((WASMER_43, 4), (WASMER_6, 5)):
+        body = records + [lj.encode_record(telling, 0, telling_layout)]
+        pair_at = 8 + sum(map(len, body))
+        data = journal_bytes(*body, lj.encode_record(lj.SocketPairV1(1, 2), pair_at, WASMER_6))
+        assert len(list(lj.iter_records(data))) == kept
+        journal = LogFileJournal.from_buffer(data)
+        assert entries_of(journal) == [quiet] * 3 + [telling, lj.SocketPairV1(1, 2)][:kept - 3]
+        assert journal.stop == (lj.JournalStop("unknown-record-type", pair_at, 64)
+                                if kept == 4 else None)
+
+
 
 def test_create_pipe_answers_to_wasmer_6_names():
     pipe = lj.CreatePipeV1(read_fd=3, write_fd=4)
