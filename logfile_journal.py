@@ -5357,12 +5357,43 @@ class LogFileJournalTx:
         return self._write(entry)       # (an instance's write is _write itself)
 
     def _writer(self) -> Callable[[JournalEntry], LogWriteResult]:
-        """This writer's write(): one function, the hot path, with its
-        modes and the helpers it calls bound once (see write())."""
+        """This writer's write(): one function for its mode, the hot path,
+        with the helpers it calls bound once (see write()).  A buffered
+        writer has its own (it needs no file lock and no system call)."""
         acquire = self._lock.acquire
         release = self._lock.release
+        new, result, header = _new_tuple, LogWriteResult, RECORD_HEADER_SIZE
+        ready = self._ready
         buffer = self._buffer
-        buffer_size = self.buffer_size
+        if buffer is not None:
+            buffer_size = self.buffer_size
+            extend = buffer.extend
+
+            def write(entry: JournalEntry) -> LogWriteResult:
+                acquire()
+                try:
+                    pos = self._pos
+                    if pos < 0 or self._closed or self._broken is not None:
+                        pos = ready()
+                    layout = self.layout
+                    codec = layout._codecs.get(type(entry)) or _codec_for(entry, layout)
+                    record = codec.encode_record(entry, pos)
+                    extend(record)
+                    self._pos = end = pos + len(record)
+                    if len(buffer) >= buffer_size:
+                        try:
+                            self._drain()
+                        except BaseException:
+                            # This write raised: its record goes; the
+                            # earlier ones stay buffered for the next flush.
+                            del buffer[len(buffer) - len(record):]
+                            self._pos = pos
+                            raise
+                    return new(result, (pos + header, end))
+                finally:
+                    release()
+            return write
+
         process = self._append_lock
         always = self.sync_mode == "always"
         flock, lock_ex, lock_un = ((fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN)
@@ -5372,10 +5403,9 @@ class LogFileJournalTx:
         def write(entry: JournalEntry) -> LogWriteResult:
             acquire()
             try:
-                if self._closed:
-                    raise ValueError(_CLOSED)
-                if self._pos < 0:
-                    self._prepare()
+                pos = self._pos
+                if pos < 0 or self._closed or self._broken is not None:
+                    pos = ready()
                 fd = self._fd
                 if process:
                     flock(fd, lock_ex)
@@ -5383,45 +5413,41 @@ class LogFileJournalTx:
                     if process:
                         size = (os.lseek(fd, 0, os.SEEK_END) if self._private_offset
                                 else os.fstat(fd).st_size)
-                        if size != self._pos:
+                        if size != pos:
                             self._settle(size)
-                    pos = self._pos
-                    if self._broken is not None:
-                        raise JournalError(self._broken, pos)
+                            pos = ready()
                     layout = self.layout
                     codec = layout._codecs.get(type(entry)) or _codec_for(entry, layout)
                     record = codec.encode_record(entry, pos)
                     end = pos + len(record)
-                    if buffer is not None:
-                        kept = len(buffer)
-                        buffer.extend(record)
-                        self._pos = end
-                        if len(buffer) >= buffer_size:
-                            try:
-                                self._drain()
-                            except BaseException:
-                                # This write raised: its record goes; the
-                                # earlier ones stay buffered for the next flush.
-                                del buffer[kept:]
-                                self._pos = pos
-                                raise
-                    else:
-                        try:
-                            if pwrite(fd, record, pos) != len(record):
-                                _pwrite_all(fd, record, pos)    # a short write: again
-                            if always:
-                                _fsync(fd)
-                        except BaseException:
-                            self._cut_back(pos)
-                            raise
-                        self._pos = end
+                    try:
+                        if pwrite(fd, record, pos) != end - pos:
+                            _pwrite_all(fd, record, pos)    # a short write: again
+                        if always:
+                            _fsync(fd)
+                    except BaseException:
+                        self._cut_back(pos)
+                        raise
+                    self._pos = end
                 finally:
                     if process:
                         flock(fd, lock_un)
-                return _new_tuple(LogWriteResult, (pos + RECORD_HEADER_SIZE, end))
+                return new(result, (pos + header, end))
             finally:
                 release()
         return write
+
+    def _ready(self) -> int:
+        """Where the next record goes, for a write() (under self._lock)
+        that found the writer closed, broken or not yet prepared: raises
+        for the first two, prepares for the last."""
+        if self._closed:
+            raise ValueError(_CLOSED)
+        if self._pos < 0:
+            self._prepare()
+        if self._broken is not None:
+            raise JournalError(self._broken, self._pos)
+        return self._pos
 
     def write_many(self, entries) -> "LogWriteResults":
         """Append every entry of ``entries`` (any iterable), in order: all
