@@ -3838,6 +3838,13 @@ def _codec_for(entry, layout: Layout) -> _Codec:
 # struct without out-of-line data it is one Struct.pack per alignment
 # phase, header and padding included as a constant prefix.
 
+# A record whose root starts this far after it (or less) has every
+# relative pointer in reach (they reach 2 GiB back, and a root is short).
+_LARGE_ROOT = (1 << 31) - 4096
+# Zero padding, by length (up to an alignment of 16).
+_PADS = tuple(bytes(n) for n in range(16))
+
+
 def _too_large(cls, name, size):
     return EntryValueError("%s.%s is too large to archive (%d bytes)"
                            % (cls.__name__, name, size))
@@ -3890,36 +3897,50 @@ def _encoder_source(codec) -> Tuple[str, dict]:
         lines.append("    return pack(prefix, %s)" % ", ".join(values))
         return "\n".join(lines) + "\n", namespace
     # Out-of-line data first, each padded to its alignment, in field order;
-    # then the root, padded to 8, pointing back at them.
-    namespace["_pack_header"] = header
-    namespace["_pack_root"] = codec.root.pack
-    lines.append("    here = position + %d" % RECORD_HEADER_SIZE)
+    # then the root, padded to 8, pointing back at them.  Offsets are from
+    # ``position``: the header and the first padding are one pack per
+    # phase, the last padding and the root one pack per padding.
+    first = vectors[0][1]
+    heads = []
+    for phase in range(16):
+        pad = -(phase + RECORD_HEADER_SIZE) & (first.type.align - 1)
+        heads.append((struct.Struct(">Q%dx" % pad).pack, RECORD_HEADER_SIZE + pad))
+    namespace["_HEADS"] = tuple(heads)
+    namespace["_ROOTS"] = tuple(struct.Struct("<%dx" % pad + codec.root.format[1:]).pack
+                                for pad in range(8))
+    namespace["_PADS"] = _PADS
     pieces = []
-    for var, field in vectors:
+    relative = {}
+    for number, (var, field) in enumerate(vectors):
         kind = field.type.vector
         if kind == "str":
             lines.append("    %s = %s.encode('utf-8')" % (var, var))
         elif kind == "lz4":
             lines.append("    %s = entry.compressed_data" % var)
-        if field.type.align > 1:
-            lines.append("    %s_pad = -here & %d" % (var, field.type.align - 1))
+        if not number:
+            lines.append("    head, %s_at = _HEADS[position & 15]" % var)
+        elif field.type.align > 1:
+            lines.append("    %s_pad = -(position + here) & %d" % (var, field.type.align - 1))
             lines.append("    %s_at = here + %s_pad" % (var, var))
-            pieces.append("_ZEROS[:%s_pad]" % var)
+            pieces.append("_PADS[%s_pad]" % var)
         else:
             lines.append("    %s_at = here" % var)
         pieces.append(var)
         lines.append("    %s_len = len(%s)" % (var, var))
         lines.append("    here = %s_at + %s_len" % (var, var))
-    lines.append("    pad = -here & 7")
+        relative[var + "_at"] = "%s_at - root%s" % (var, " - %d" % field.offset
+                                                    if field.offset else "")
+    lines.append("    pad = -(position + here) & 7")
     lines.append("    root = here + pad")
+    # Below this every relative pointer reaches: test each only above it.
+    lines.append("    if root > %d:" % _LARGE_ROOT)
     for var, field in vectors:
-        lines.append("    %s_at -= root%s" % (var, " + %d" % field.offset if field.offset else ""))
-        lines.append("    if %s_at < -2147483648 or %s_len > 4294967295:" % (var, var))
-        lines.append("        raise _too_large(cls, %r, %s_len)" % (field.name, var))
-    lines.append("    size = root + %d - position - %d" % (codec.size, RECORD_HEADER_SIZE))
-    lines.append("    return b''.join((_pack_header(%d, size >> 32, size & 4294967295), %s, "
-                 "_ZEROS[:pad], _pack_root(%s)))"
-                 % (cls.record_type, ", ".join(pieces), ", ".join(values)))
+        lines.append("        if %s < -2147483648 or %s_len > 4294967295:"
+                     % (relative[var + "_at"], var))
+        lines.append("            raise _too_large(cls, %r, %s_len)" % (field.name, var))
+    lines.append("    return b''.join((head(%d << 48 | root + %d), %s, _ROOTS[pad](%s)))"
+                 % (cls.record_type, codec.size - RECORD_HEADER_SIZE, ", ".join(pieces),
+                    ", ".join(relative.get(value, value) for value in values)))
     return "\n".join(lines) + "\n", namespace
 
 

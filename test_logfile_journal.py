@@ -4995,6 +4995,45 @@ def test_record_encoders_are_generated_readable_code():
                                     "    return pack(prefix, fd1, fd2)\n")
 
 
+@pytest.mark.parametrize("layout", sorted(lj.LAYOUTS))
+def test_generated_encoders_lay_records_out_as_rkyv_does(layout):
+    # At every phase: the header, then each string or byte vector at its
+    # alignment in field order, the root last and 8-aligned, pointing back
+    # at them, and zeros in between.
+    layout = lj.get_layout(layout)
+    entries = sample_entries() + [lj.SocketSendV1(3, bytes(range(200)) * 5, 0, True),
+                                  lj.FileDescriptorWriteV1(4, 0, b"", False)]
+    for entry in entries:
+        codec = layout._codecs.get(type(entry))
+        if codec is None or codec.unit is not None:
+            continue
+        fields = sorted(codec.fields, key=lambda field: field.offset)
+        for position in range(40):
+            record = lj.encode_record(entry, position, layout)
+            code, high, low = struct.unpack_from(">HHI", record)
+            assert (code, high << 32 | low) == (entry.record_type, len(record) - 8)
+            root = len(record) - codec.size
+            assert (position + root) % 8 == 0 and root >= 8
+            values = iter(codec.root.unpack_from(record, root))
+            zeros = bytearray(record[8:root])
+            for field in fields:
+                if not field.type.vector:
+                    next(values)
+                    continue
+                at = root + field.offset + next(values)
+                length = next(values)
+                assert (position + at) % field.type.align == 0
+                data = (entry.compressed_data if field.type.vector == "lz4" else
+                        getattr(entry, field.name))
+                if isinstance(data, str):
+                    data = data.encode()
+                assert record[at:at + length] == data, (entry, position)
+                zeros[at - 8:at - 8 + length] = bytes(length)
+            assert zeros == bytes(len(zeros)), (entry, position)
+    # Relative pointers are tested only past lj._LARGE_ROOT: below it they reach.
+    assert lj._LARGE_ROOT + max(codec.size for codec in layout._codecs.values()) < 1 << 31
+
+
 def test_write_many_writes_all_or_nothing(tmp_path, monkeypatch):
     path = tmp_path / "all.journal"
     write_file(path, lj.CreatePipeV1(1, 2), layout="wasmer-4.3")
