@@ -828,8 +828,10 @@ class _LZ4Table(dict):
 # (_lz4_compress_small): 2-5x faster on text, where most positions are
 # probed; larger ones are probed sparsely enough that hashing on demand wins.
 _LZ4_SMALL_INPUT = 8192
-# The 12-bit mask of each 64-bit lane, for _lz4_hashes_small.
-_LZ4_HASH_LANES = b"\xff\x0f\x00\x00\x00\x00\x00\x00" * (_LZ4_SMALL_INPUT - 3)
+# The 12-bit mask of each 64-bit lane, for _lz4_hashes_small (one int for
+# every size: ``&`` with a shorter int costs only that one's length).
+_LZ4_HASH_LANES = int.from_bytes(b"\xff\x0f\x00\x00\x00\x00\x00\x00" * (_LZ4_SMALL_INPUT - 3),
+                                 "little")
 # 32 lanes of 128 bits: 12-bit hash field (shifted), low 32 bits.
 _LZ4_LANE_MASK = sum(0xFFF << 128 * i for i in range(32))
 _LZ4_LANE_U32 = sum(0xFFFFFFFF << 128 * i for i in range(32))
@@ -1023,8 +1025,7 @@ def _lz4_hashes_small(src, m):
     for j in range(4):
         lanes[j::8] = src[j:j + m]
     x = int.from_bytes(lanes, "little")
-    hashes = ((x * _LZ4_PRIME4) >> 20 & int.from_bytes(_LZ4_HASH_LANES[:m << 3], "little")
-              ).to_bytes(m << 3, sys.byteorder)
+    hashes = ((x * _LZ4_PRIME4) >> 20 & _LZ4_HASH_LANES).to_bytes(m << 3, sys.byteorder)
     if sys.byteorder != "little":
         lanes = x.to_bytes(m << 3, sys.byteorder)
     return memoryview(lanes).cast("Q").tolist(), memoryview(hashes).cast("Q").tolist()
