@@ -2026,6 +2026,9 @@ def _decode_bool(raw):
         raise _Invalid("bool byte is %d, not 0 or 1" % raw) from None
 
 
+_decode_bool.table = _BOOL_VALUES
+
+
 _decode_bool.accepts = frozenset(_BOOL_VALUES)      # the bytes it decodes (see _EVIDENCE)
 
 
@@ -2115,6 +2118,7 @@ def _enum_type(enum_class, explicit=None, allowed=None, json=None, exact=None,
                 raise _Invalid("%d is not a %s in layout %s"
                                % (raw, enum_class.__name__, layout.name)) from None
         decode.accepts = frozenset(members)
+        decode.table = members                      # (the generated decoders look up)
 
         if len(stored) == len(enum_class) and all(
                 member.value == raw for member, raw in stored.items()):
@@ -3970,8 +3974,7 @@ def _decoder_source(codec) -> Tuple[str, dict]:
         lines.append("    return _unit")
         return "\n".join(lines) + "\n", namespace
     lines += ["    root = end - %d" % codec.size,
-              "    if root < start or base is not None and ((start - base) & 7 or "
-              "(root - base) & 7):",
+              "    if root < start or base is not None and ((start - base) | (root - base)) & 7:",
               "        return _exactly(buf, start, end, base, max_uncompressed)"]
     values = []
     for field in sorted(codec.fields, key=operator.attrgetter("offset")):
@@ -3996,18 +3999,24 @@ def _decoder_source(codec) -> Tuple[str, dict]:
     items = []
     for position, name in enumerate(cls.fields):
         var = names[name]
-        if position in decoded:
-            namespace["_decode_" + var] = decoded[position]
-            items.append("_decode_%s(%s)" % (var, var))
-        else:
+        function = decoded.get(position)
+        if function is None:
             items.append(var)
+        elif getattr(function, "table", None) is not None:    # a bool or an enum
+            namespace["_table_" + var] = function.table
+            items.append("_table_%s[%s]" % (var, var))
+        elif function is _decode_utf8:
+            items.append("%s.decode('utf-8')" % var)
+        else:
+            namespace["_decode_" + var] = function
+            items.append("_decode_%s(%s)" % (var, var))
     item_tuple = "(%s%s)" % (", ".join(items), "," if len(items) == 1 else "")
     if not decoded:
         lines.append("    return _new(cls, %s)" % item_tuple)
     else:
         lines += ["    try:",
                   "        return _new(cls, %s)" % item_tuple,
-                  "    except _Invalid:",
+                  "    except (_Invalid, KeyError, UnicodeDecodeError):",
                   "        return _exactly(buf, start, end, base, max_uncompressed)"]
     return "\n".join(lines) + "\n", namespace
 
@@ -4411,9 +4420,11 @@ class LogFileJournalRx:
         codecs = tracker.codecs
         narrowing = tracker.narrowing
         quiet = _EVIDENCE_QUIET
+        batch_bytes = _BATCH_BYTES
+        last = size - RECORD_HEADER_SIZE            # the last place a header fits
         batch = []
         while len(batch) < limit:
-            if size - pos < RECORD_HEADER_SIZE:
+            if pos > last:
                 if pos < size:
                     self.stop = JournalStop("truncated-header", pos)
                     if self.strict and not batch:
@@ -4422,7 +4433,10 @@ class LogFileJournalRx:
                             % (size - pos), pos)
                 break
             code, high, low = unpack(buffer, pos)
-            codec = codecs[code] if code < _MAX_CODE else None
+            try:
+                codec = codecs[code]
+            except IndexError:
+                codec = None
             if codec is None:
                 if buffer[pos:pos + 8] == JOURNAL_MAGIC_NUMBER_BYTES:
                     if ahead and batch:
@@ -4455,11 +4469,13 @@ class LogFileJournalRx:
                         self.stop = JournalStop("unknown-record-type", pos, code)
                         break
             elif (codec.plain and end - start == codec.size and not (start - segment) & 7
-                  and limit - len(batch) > 1 and buffer[end:end + 8] == buffer[pos:pos + 8]):
+                  and limit - len(batch) > 1 and end < last
+                  and buffer[end + 1] == buffer[pos + 1]     # (a quick look first)
+                  and buffer[end:end + 8] == buffer[pos:pos + 8]):
                 # The next record has the same header: decode the run at once.
                 run, stop = _header_run(buffer, pos, end - pos, min(
                     limit - len(batch), (size - pos) // (end - pos),
-                    max(2, (_BATCH_BYTES - held) // (end - pos))))
+                    max(2, (batch_bytes - held) // (end - pos))))
                 entries = map(codec.run_new, codec.run_struct.iter_unpack(buffer[pos:stop]))
                 if results:
                     batch += map(_new_read_result, zip(
@@ -4482,7 +4498,7 @@ class LogFileJournalRx:
             held += end - start
             if codec.lz4_index is not None:
                 held += len(entry[codec.lz4_index])
-            if held > _BATCH_BYTES:
+            if held > batch_bytes:
                 break
         self._pos = pos
         if ahead and batch:
