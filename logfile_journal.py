@@ -2768,8 +2768,13 @@ class _Codec:
         return self.decode(buf, start, end, base, max_uncompressed)
 
     def _compile_and_encode(self, entry, position):
-        self.encode_record = _compile_encoder(self)
-        return self.encode_record(entry, position)
+        return self.encoder()(entry, position)
+
+    def encoder(self):
+        """``encode_record``, compiled (a function to keep and call)."""
+        if self.encoder_source is None:
+            self.encode_record = _compile_encoder(self)
+        return self.encode_record
 
 
 # Entry constructors: one generated __new__ per entry class, taking the
@@ -5257,6 +5262,7 @@ class LogFileJournalTx:
         self._layouts = _ALL_LAYOUTS     # those the last segment fits
         self._broken: Optional[str] = None  # why writing is refused (see _cut_back)
         self.layout: Layout = self._asked_layout or _DEFAULT_LAYOUT
+        self._encoders = {}             # entry class -> its encoder in self.layout
         self._write = self.write = self._writer()
         if fd is None:
             return                       # no file yet: the first write creates it
@@ -5388,7 +5394,9 @@ class LogFileJournalTx:
         else:
             chosen = _DEFAULT_LAYOUT if _DEFAULT_LAYOUT in layouts else _newest(layouts)
         self._layouts = layouts if not empty else _ALL_LAYOUTS
-        self.layout = chosen
+        if chosen is not self.layout:
+            self.layout = chosen
+            self._encoders = {}
 
     def write(self, entry: JournalEntry) -> LogWriteResult:
         """Append ``entry``; returns where its body landed."""
@@ -5413,9 +5421,8 @@ class LogFileJournalTx:
                     pos = self._pos
                     if pos < 0 or self._closed or self._broken is not None:
                         pos = ready()
-                    layout = self.layout
-                    codec = layout._codecs.get(type(entry)) or _codec_for(entry, layout)
-                    record = codec.encode_record(entry, pos)
+                    encode = self._encoders.get(type(entry)) or self._encoder(entry)
+                    record = encode(entry, pos)
                     extend(record)
                     self._pos = end = pos + len(record)
                     if len(buffer) >= buffer_size:
@@ -5454,9 +5461,8 @@ class LogFileJournalTx:
                         if size != pos:
                             self._settle(size)
                             pos = ready()
-                    layout = self.layout
-                    codec = layout._codecs.get(type(entry)) or _codec_for(entry, layout)
-                    record = codec.encode_record(entry, pos)
+                    encode = self._encoders.get(type(entry)) or self._encoder(entry)
+                    record = encode(entry, pos)
                     end = pos + len(record)
                     try:
                         if pwrite(fd, record, pos) != end - pos:
@@ -5474,6 +5480,12 @@ class LogFileJournalTx:
             finally:
                 release()
         return write
+
+    def _encoder(self, entry: JournalEntry):
+        """The encoder of ``entry``'s class in self.layout, kept for the
+        next write (a clear error if the layout cannot hold it)."""
+        encode = self._encoders[type(entry)] = _codec_for(entry, self.layout).encoder()
+        return encode
 
     def _ready(self) -> int:
         """Where the next record goes, for a write() (under self._lock)
@@ -5519,8 +5531,7 @@ class LogFileJournalTx:
             raise JournalError(self._broken, self._pos)
         self._drain()                   # what write() buffered goes first
         fd = self._fd
-        layout = self.layout
-        codecs = layout._codecs
+        encoders = self._encoders
         first = pos = self._pos
         chunk = bytearray()
         chunk_start = pos
@@ -5528,8 +5539,8 @@ class LogFileJournalTx:
         add_end = ends.append
         try:
             for entry in entries:
-                codec = codecs.get(type(entry)) or _codec_for(entry, layout)
-                record = codec.encode_record(entry, pos)
+                encode = encoders.get(type(entry)) or self._encoder(entry)
+                record = encode(entry, pos)
                 pos += len(record)
                 if len(record) >= 1 << 16:      # a large record: no copy into the chunk
                     _pwrite_all(fd, chunk, chunk_start)

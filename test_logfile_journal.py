@@ -690,6 +690,25 @@ def test_writer_continues_the_files_layout(tmp_path):
         assert len(entries_of(journal)) == 2
 
 
+def test_writer_follows_a_segment_another_writer_appended(tmp_path):
+    # Records another process appends can start a segment of another era:
+    # the next write() and write_many() encode in its layout, even for an
+    # entry class this writer has written before.
+    path = tmp_path / "era.journal"
+    with LogFileJournal(path) as journal:            # lock="process": it looks
+        first = journal.write(lj.SetClockTimeV1("Unknown", 1))
+        assert journal.tx.layout is WASMER_43
+        with open(path, "ab") as other:
+            other.write(journal_bytes(lj.encode_record(lj.SetClockTimeV1("Unknown", 2), 8,
+                                                       WASMER_6)))
+        second = journal.write(lj.SetClockTimeV1("Unknown", 3))
+        third = journal.write_many([lj.SetClockTimeV1("Unknown", 4)])[0]
+        assert journal.tx.layout is WASMER_6
+    data = path.read_bytes()
+    assert [data[result.record_start] for result in (first, second, third)] == [4, 255, 255]
+    assert [entry.time for entry in file_entries(path)] == [1, 2, 3, 4]
+
+
 def test_concatenated_journals_of_two_eras():
     old = journal_bytes(lj.encode_record(lj.SetClockTimeV1("Unknown", 1), 8, WASMER_43))
     new = journal_bytes(lj.encode_record(lj.SocketPairV1(1, 2), 8, WASMER_6))
