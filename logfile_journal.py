@@ -5541,15 +5541,16 @@ class LogFileJournalTx:
             for entry in entries:
                 encode = encoders.get(type(entry)) or self._encoder(entry)
                 record = encode(entry, pos)
-                pos += len(record)
-                if len(record) >= 1 << 16:      # a large record: no copy into the chunk
+                size = len(record)
+                pos += size
+                if size >= 1 << 16:             # a large record: no copy into the chunk
                     _pwrite_all(fd, chunk, chunk_start)
-                    _pwrite_all(fd, record, pos - len(record))
+                    _pwrite_all(fd, record, pos - size)
                     del chunk[:]
                     chunk_start = pos
                 else:
                     chunk += record
-                    if len(chunk) >= 1 << 16:
+                    if pos - chunk_start >= 1 << 16:      # (the chunk's length)
                         _pwrite_all(fd, chunk, chunk_start)
                         del chunk[:]
                         chunk_start = pos
