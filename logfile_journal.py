@@ -828,7 +828,7 @@ class _LZ4Table(dict):
 # (_lz4_compress_small): 2-5x faster on text, where most positions are
 # probed; larger ones are probed sparsely enough that hashing on demand wins.
 _LZ4_SMALL_INPUT = 8192
-# The 12-bit mask of each 64-bit lane, for _lz4_hashes_small (one int for
+# The 12-bit mask of each 64-bit lane, for _lz4_keys_small (one int for
 # every size: ``&`` with a shorter int costs only that one's length).
 _LZ4_HASH_LANES = int.from_bytes(b"\xff\x0f\x00\x00\x00\x00\x00\x00" * (_LZ4_SMALL_INPUT - 3),
                                  "little")
@@ -1016,30 +1016,30 @@ def _lz4_compress_block(data):
     return bytes(out)
 
 
-def _lz4_hashes_small(src, m):
-    """The little-endian u32 at each position 0..m-1 of ``src``, and its
-    4-byte hash: all at once, one 64-bit lane per position of a big int
-    (a lane's product with the prime stays below 2**64, so lanes never
-    carry into each other)."""
+def _lz4_keys_small(src, m):
+    """For each position 0..m-1 of ``src``: the little-endian u32 there,
+    shifted left 12 bits, with its 4-byte hash (12 bits) below.  Two keys
+    are equal when their u32s are; ``key & 4095`` is the hash.  All at
+    once, one 64-bit lane per position of a big int (a lane's product with
+    the prime stays below 2**64, so lanes never carry into each other)."""
     lanes = bytearray(m << 3)            # u32 at p: bytes 8p..8p+3
     for j in range(4):
         lanes[j::8] = src[j:j + m]
     x = int.from_bytes(lanes, "little")
-    hashes = ((x * _LZ4_PRIME4) >> 20 & _LZ4_HASH_LANES).to_bytes(m << 3, sys.byteorder)
-    if sys.byteorder != "little":
-        lanes = x.to_bytes(m << 3, sys.byteorder)
-    return memoryview(lanes).cast("Q").tolist(), memoryview(hashes).cast("Q").tolist()
+    keys = (x << 12 | (x * _LZ4_PRIME4) >> 20 & _LZ4_HASH_LANES).to_bytes(m << 3, sys.byteorder)
+    return memoryview(keys).cast("Q").tolist()
 
 
 def _lz4_compress_small(src, n):
     """``_lz4_compress_block`` of an input of 13 to _LZ4_SMALL_INPUT bytes.
 
     The same search, but with every position's u32 and hash computed up
-    front (small inputs are probed almost everywhere) and the table a list
-    of positions.  Small inputs use the 4-byte hash and are shorter than
-    the 64 KiB match distance, so no candidate is ever too far.
+    front (small inputs are probed almost everywhere, see _lz4_keys_small)
+    and the table a list of positions.  Small inputs use the 4-byte hash
+    and are shorter than the 64 KiB match distance, so no candidate is
+    ever too far.
     """
-    values, hashes = _lz4_hashes_small(src, n - 3)
+    keys = _lz4_keys_small(src, n - 3)
     table = [0] * 4096
     end_check = n - 12
     limit = n - 6
@@ -1051,14 +1051,15 @@ def _lz4_compress_small(src, n):
         p = cur
         step = 1
         group_end = cur + 32
+        stop = group_end if group_end <= end_check else end_check + 1
         while True:
-            h = hashes[p]
-            c = table[h]
-            table[h] = p
-            if values[c] == values[p]:
+            k = keys[p]
+            c = table[k & 4095]
+            table[k & 4095] = p
+            if keys[c] == k:
                 break
             p += 1
-            if p > end_check or p == group_end:
+            if p == stop:
                 break
         if p == group_end and p <= end_check:
             # 32 misses: the step grows; test each group of 32 probes at once.
@@ -1066,21 +1067,21 @@ def _lz4_compress_small(src, n):
                 step += 1
                 group_end += step << 5
                 stop = group_end if group_end <= end_check else end_check + 1
-                vs = values[p:stop:step]
-                vset = set(vs)
-                if len(vset) == len(vs) and vset.isdisjoint(
-                        [values[table[h]] for h in hashes[p:stop:step]]):
+                ks = keys[p:stop:step]
+                kset = set(ks)
+                if len(kset) == len(ks) and kset.isdisjoint(
+                        [keys[table[k & 4095]] for k in ks]):
                     for q in range(p, stop, step):
-                        table[hashes[q]] = q
+                        table[keys[q] & 4095] = q
                     p = group_end
                     if p > end_check:
                         break
                     continue
                 for q in range(p, stop, step):
-                    h = hashes[q]
-                    c = table[h]
-                    table[h] = q
-                    if values[c] == values[q]:
+                    k = keys[q]
+                    c = table[k & 4095]
+                    table[k & 4095] = q
+                    if keys[c] == k:
                         break
                 else:
                     p = group_end
@@ -1109,7 +1110,7 @@ def _lz4_compress_small(src, n):
             mlen = _lz4_common_prefix(src, cur, c + 4, limit - cur)
         _lz4_sequence(out, src, lit, p, p - c, mlen)
         lit = cur = cur + mlen
-        table[hashes[cur - 2]] = cur - 2
+        table[keys[cur - 2] & 4095] = cur - 2
     _lz4_last_literals(out, src, lit)
     return bytes(out)
 
