@@ -1098,18 +1098,28 @@ def _lz4_compress_small(src, n):
                 back += 1
             p -= back
             c -= back
+        # Extend forwards from p + 4 up to ``limit``: a key (4 bytes) at a time,
+        # then bytewise; past 16 bytes in blocks.
         cur = p + 4
-        if src[cur] != src[c + 4]:
-            mlen = 0
-        elif cur + 8 <= limit:
-            x = (int.from_bytes(src[cur:cur + 8], "little")
-                 ^ int.from_bytes(src[c + 4:c + 12], "little"))
-            mlen = (((x & -x).bit_length() - 1) >> 3 if x else
-                    8 + _lz4_common_prefix(src, cur + 8, c + 12, limit - cur - 8))
+        d = p - c
+        end = cur
+        while end + 4 <= limit and keys[end] == keys[end - d]:
+            end += 4
+            if end - cur == 16:             # a long match: compare growing blocks
+                end += _lz4_common_prefix(src, end, end - d, limit - end)
+                break
         else:
-            mlen = _lz4_common_prefix(src, cur, c + 4, limit - cur)
-        _lz4_sequence(out, src, lit, p, p - c, mlen)
-        lit = cur = cur + mlen
+            while end < limit and src[end] == src[end - d]:
+                end += 1
+        mlen = end - cur
+        if p - lit < 15 and mlen < 15:         # _lz4_sequence's usual case, inline
+            out.append((p - lit) << 4 | mlen)
+            out += src[lit:p]
+            out.append(d & 255)
+            out.append(d >> 8)
+        else:
+            _lz4_sequence(out, src, lit, p, d, mlen)
+        lit = cur = end
         table[keys[cur - 2] & 4095] = cur - 2
     _lz4_last_literals(out, src, lit)
     return bytes(out)

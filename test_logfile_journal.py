@@ -2692,6 +2692,19 @@ def test_matches_reference_at_table_switch(n):
     assert lj._lz4_compress_block(data) == ref_compress(data)
 
 
+def test_matches_reference_port_match_lengths_and_ends():
+    # A repeat of every length from 4 to 60 bytes (extended 4 bytes at a
+    # time, then bytewise, in blocks past 16), ending 0 to 13 bytes before
+    # the end of the input, where matches must stop 6 bytes short.
+    rnd = random.Random(23)
+    word = bytes(rnd.randrange(256) for _ in range(60))
+    for length in range(4, 61):
+        for tail in range(14):
+            data = (word + bytes(rnd.randrange(256) for _ in range(9)) + word[:length]
+                    + bytes(rnd.randrange(256) for _ in range(tail)))
+            assert lj._lz4_compress_block(data) == ref_compress(data), (length, tail)
+
+
 def log_text(rnd, n):
     lines = b"".join(b"%s %5d request /api/v1/items/%d served in %d ms\n" % (
         rnd.choice([b"INFO", b"WARN", b"DEBUG"]), rnd.randrange(99999),
