@@ -2037,10 +2037,8 @@ def _decode_bool(raw):
         raise _Invalid("bool byte is %d, not 0 or 1" % raw) from None
 
 
-_decode_bool.table = _BOOL_VALUES
-
-
 _decode_bool.accepts = frozenset(_BOOL_VALUES)      # the bytes it decodes (see _EVIDENCE)
+_decode_bool.table = _BOOL_VALUES                   # (the generated decoders look up)
 
 
 def _check_bytes(value):
@@ -3669,7 +3667,6 @@ del _cls
 # The archive codec
 # ---------------------------------------------------------------------------
 
-_ZEROS = bytes(16)
 # Builds a named tuple from its fields without the keyword handling of its
 # constructor (LogReadResult, LogWriteResult, RecordInfo: hot paths).
 _new_tuple = tuple.__new__
@@ -3881,7 +3878,7 @@ def _encoder_source(codec) -> Tuple[str, dict]:
     """The source of ``codec``'s record encoder, and its globals."""
     cls = codec.cls
     names = {name: (name + "_" if name in _RESERVED_NAMES else name) for name in cls.fields}
-    namespace = {"_ZEROS": _ZEROS, "_too_large": _too_large, "cls": cls}
+    namespace = {"_too_large": _too_large, "cls": cls}
     header = _header_struct.pack
     lines = ["def encode_%s(entry, position):" % cls.__name__]
     if codec.unit is not None:                  # no body at all
