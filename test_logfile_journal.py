@@ -644,6 +644,7 @@ def test_a_new_type_in_an_older_journal_ends_it_as_wasmer_does():
     journal = LogFileJournal.from_buffer(journal_bytes(clock6, pair))
     assert entries_of(journal) == [clock, lj.SocketPairV1(1, 2)]
 
+
 def test_layout_evidence_after_quiet_records_still_narrows():
     # Seeks from Set, which every layout stores alike, say nothing (the scan
     # and the reader test their whence byte without the tracker); a later
@@ -660,7 +661,6 @@ def test_layout_evidence_after_quiet_records_still_narrows():
         assert entries_of(journal) == [quiet] * 3 + [telling, lj.SocketPairV1(1, 2)][:kept - 3]
         assert journal.stop == (lj.JournalStop("unknown-record-type", pair_at, 64)
                                 if kept == 4 else None)
-
 
 
 def test_create_pipe_answers_to_wasmer_6_names():
