@@ -826,7 +826,8 @@ class _LZ4Table(dict):
         return self.missing
 # Inputs up to this size compress with every position hashed up front
 # (_lz4_compress_small): 2-5x faster on text, where most positions are
-# probed; larger ones are probed sparsely enough that hashing on demand wins.
+# probed; larger ones (and repetitive ones, see _lz4_repetitive) are probed
+# sparsely enough that hashing on demand wins.
 _LZ4_SMALL_INPUT = 8192
 # The 12-bit mask of each 64-bit lane, for _lz4_keys_small (one int for
 # every size: ``&`` with a shorter int costs only that one's length).
@@ -947,7 +948,7 @@ def _lz4_compress_block(data):
     """
     src = _as_bytes(data)
     n = len(src)
-    if _LZ4_MFLIMIT < n <= _LZ4_SMALL_INPUT:
+    if _LZ4_MFLIMIT < n <= _LZ4_SMALL_INPUT and not _lz4_repetitive(src, n):
         return _lz4_compress_small(src, n)
     out = bytearray()
     lit = 0
@@ -1014,6 +1015,18 @@ def _lz4_compress_block(data):
     # Last sequence: literals only.
     _lz4_last_literals(out, src, lit)
     return bytes(out)
+
+
+def _lz4_repetitive(src, n):
+    """Whether ``src`` looks mostly like long repeats (zeros, a pattern):
+    32 samples of 8 bytes, fewer than half of them distinct.  Such input is
+    5-10x faster to compress without hashing every position up front (its
+    matches skip most of them); below 1 KiB the test would cost more than
+    it saves."""
+    if n < 1024:
+        return False
+    step = n // 32
+    return len({src[i:i + 8] for i in range(0, n - 8, step)}) < 16
 
 
 def _lz4_keys_small(src, m):

@@ -2721,10 +2721,13 @@ def test_matches_reference_on_both_sides_of_the_small_input_path(n):
     rnd = random.Random(n)
     source = open(lj.__file__, "rb").read()
     inputs = [log_text(rnd, n), rnd.randbytes(n), source[n:2 * n],
-              (rnd.randbytes(n // 3 + 1) + bytes(n // 3) + log_text(rnd, n))[:n]]
+              (rnd.randbytes(n // 3 + 1) + bytes(n // 3) + log_text(rnd, n))[:n],
+              bytes(n), (b"abcdefghij" * n)[:n]]      # repetitive: no hashing up front
     for data in inputs:
         assert len(data) == n
         assert lj._lz4_compress_block(data) == ref_compress(data)
+    assert lj._lz4_repetitive(bytes(n), n) == (n >= 1024)
+    assert not lj._lz4_repetitive(inputs[1], n)
 
 
 def test_accepts_buffer_types():
