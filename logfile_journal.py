@@ -3792,9 +3792,7 @@ class _LayoutTracker:
         newest = _newest(layouts)
         self.codecs = newest._by_code
         self.types = newest._types
-        # The raw types whose records can still narrow the layouts.
-        self.narrowing = _EVIDENCE_CODES if len(layouts) > 1 else frozenset()
-        self.scan = _scan_types(layouts)
+        self.narrowing, self.scan = _scan_types(layouts)
 
     def see(self, code, buffer, start, end):
         """Narrow by the record of raw type ``code`` at ``buffer[start:end]``."""
@@ -3824,17 +3822,18 @@ class _LayoutTracker:
 _SCAN_TYPES = {}
 
 
-def _scan_types(layouts) -> list:
-    """raw record type -> JournalEntryRecordType for the newest of
-    ``layouts``, None for the types it lacks and for those whose records
-    can still narrow ``layouts`` (so that a header scan tests one list)."""
-    scan = _SCAN_TYPES.get(layouts)
-    if scan is None:
-        types = _newest(layouts)._types
+def _scan_types(layouts) -> Tuple[frozenset, list]:
+    """The raw types whose records can still narrow ``layouts``, and the
+    list raw type -> JournalEntryRecordType of the newest of them with None
+    for those and for the types it lacks (so that a header scan tests one
+    list)."""
+    found = _SCAN_TYPES.get(layouts)
+    if found is None:
         narrowing = _EVIDENCE_CODES if len(layouts) > 1 else frozenset()
-        scan = _SCAN_TYPES[layouts] = [None if code in narrowing else record_type
-                                       for code, record_type in enumerate(types)]
-    return scan
+        found = _SCAN_TYPES[layouts] = (narrowing, [
+            None if code in narrowing else record_type
+            for code, record_type in enumerate(_newest(layouts)._types)])
+    return found
 
 
 class _FieldInvalid(_Invalid):
