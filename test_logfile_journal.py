@@ -2373,6 +2373,54 @@ def test_duration_nanos_are_normalized_like_duration_new():
     assert lj.decode_entry(57, bytes(body), 16).time == 2_500_000_000
 
 
+# Literals-only blocks (export --lz4-literals-only), judged by the real
+# lz4_flex: tools/lz4-literals made testdata/lz4-literals/.
+
+def lz4_literals_verdicts():
+    """(our block, the data lz4_flex 0.11.7 decompressed it to, 0.14.2's
+    verdict, 0.11.7's compress_prepend_size, 0.14.2's) per judged input."""
+    folder = TESTDATA / "lz4-literals"
+    blocks = (folder / "blocks.hex").read_text().splitlines()
+    verdicts = []
+    for line in (folder / "verdict.tsv").read_text().splitlines():
+        number, data, agree, compressed, compressed_new = line.split("\t")
+        verdicts.append((bytes.fromhex(blocks[int(number) - 1]), bytes.fromhex(data), agree,
+                         bytes.fromhex(compressed), compressed_new))
+    return verdicts
+
+
+def test_literals_only_blocks_are_what_lz4_flex_reads():
+    verdicts = lz4_literals_verdicts()
+    assert len(verdicts) == 29 * 3               # zeros, text, random at 29 lengths
+    for block, data, agree, compressed, compressed_new in verdicts:
+        assert lj.lz4_compress_prepend_size(data, literals_only=True) == block
+        assert (agree, compressed_new) == ("same", "same")
+        assert lz4_decompress(block) == data
+        # ... and the default mode is lz4_flex's own compression of it.
+        assert lj.lz4_compress_prepend_size(data) == compressed
+    lengths = {len(data) for _, data, *_ in verdicts}
+    assert {0, 14, 15, 269, 270, 524, 525, 780, 4096} <= lengths
+
+
+def test_literals_only_block_bytes():
+    def literal(data):
+        return lj.lz4_compress_prepend_size(data, literals_only=True)
+    assert literal(b"") == bytes.fromhex("0000000000")
+    assert literal(bytearray(b"abc")) == bytes.fromhex("0300000030") + b"abc"
+    assert literal(memoryview(b"x" * 14)) == bytes.fromhex("0e000000e0") + b"x" * 14
+    assert literal(bytes(15)) == bytes.fromhex("0f000000f000") + bytes(15)
+    assert literal(bytes(269)) == bytes.fromhex("0d010000f0fe") + bytes(269)
+    assert literal(bytes(270)) == bytes.fromhex("0e010000f0ff00") + bytes(270)
+    assert literal(bytes(525)) == bytes.fromhex("0d020000f0ffff00") + bytes(525)
+    for n in range(13):                          # lz4_flex compresses nothing this short
+        data = bytes(range(n))
+        assert literal(data) == lj.lz4_compress_prepend_size(data)
+    for data in sample_inputs(5, SMALL + [65536, 100000]):
+        assert lz4_decompress(literal(data)) == data
+        assert len(literal(data)) == 4 + 1 + len(data) + (len(data) + 240) // 255 * (
+            len(data) >= 15)
+
+
 # ---------------------------------------------------------------------------
 # JSON: the form `wasmer journal export` prints
 # ---------------------------------------------------------------------------
@@ -2428,6 +2476,43 @@ def test_json_roundtrip_is_lossless(name):
             assert again == entry
             assert lj.encode_entry(again, result.record_start, FEB_2024) == \
                 data[result.record_start:result.record_end]
+
+
+def with_long_byte_fields(entry):
+    """``entry`` with each byte vector (JSON: base64 of LZ4) 400 compressible bytes long."""
+    return type(entry)(*(b"journal " * 50 if field.type is lj.BYTES else value
+                         for field, value in zip(type(entry)._field_types, entry)))
+
+
+def test_json_with_literals_only_lz4_differs_only_in_byte_fields():
+    byte_fields = 0
+    entries = sample_entries() + [lj.UpdateMemoryRegionV1((0, 4096), b"page " * 800)]
+    longer = [with_long_byte_fields(entry) for entry in entries]
+    for entry in entries + [entry for entry in longer if entry not in entries]:
+        for layout in lj.LAYOUTS:
+            exact = lj.entry_to_json(entry, layout)
+            fast = lj.entry_to_json(entry, layout, lz4_literals_only=True)
+            again = lj.entry_from_json(json.loads(compact(fast)))
+            assert again == entry
+            if isinstance(entry, lj.UpdateMemoryRegionV1):
+                assert again.compressed_data == entry.compressed_data
+            if isinstance(exact, str):
+                assert fast == exact
+                continue
+            (name, exact_fields), = exact.items()
+            assert list(fast) == [name] and list(fast[name]) == list(exact_fields)
+            for key, value in exact_fields.items():
+                if fast[name][key] == value:
+                    continue
+                # A byte field: the same bytes, in a block of literals.
+                block = base64.b64decode(fast[name][key])
+                assert lz4_decompress(block) == lz4_decompress(base64.b64decode(value))
+                assert block == lj.lz4_compress_prepend_size(lz4_decompress(block),
+                                                             literals_only=True)
+                byte_fields += 1
+    # Six byte vectors (SetThreadV1 has three) and the memory of the newer
+    # layouts (compressed twice), in each layout.
+    assert byte_fields == 6 * len(lj.LAYOUTS) + len(lj.LAYOUTS) - 1
 
 
 def test_json_import_accepts_what_serde_accepts():
@@ -4046,11 +4131,13 @@ def test_cli_corrupt_file_in_a_subprocess(tmp_path):
 
 # -- export and import --------------------------------------------------------
 
+@pytest.mark.parametrize("lz4", [False, True], ids=["lz4_flex", "literals"])
 @pytest.mark.parametrize("pretty", [False, True], ids=["lines", "pretty"])
 @pytest.mark.parametrize("name", CLI_ROUND_TRIP)
-def test_cli_export_import_round_trip_is_byte_identical(capsys, tmp_path, name, pretty):
+def test_cli_export_import_round_trip_is_byte_identical(capsys, tmp_path, name, pretty, lz4):
     exported = tmp_path / "out.json"
     flags = ["--pretty"] if pretty else []
+    flags += ["--lz4-literals-only"] if lz4 else []
     assert cli_run(capsys, "export", cli_golden(name), "-o", exported, *flags)[0] == 0
     status, _, err = cli_run(capsys, "import", exported, tmp_path / "copy.journal",
                              *golden_layout_args(name))
@@ -4059,6 +4146,12 @@ def test_cli_export_import_round_trip_is_byte_identical(capsys, tmp_path, name, 
     assert err == "logfile-journal: wrote %d %s to %s\n" % (
         count, "entry" if count == 1 else "entries", tmp_path / "copy.journal")
     assert (tmp_path / "copy.journal").read_bytes() == cli_golden(name).read_bytes()
+
+
+def test_cli_export_lz4_literals_only_is_not_wasmer_exact(capsys):
+    status, _, err = cli_run(capsys, "export", "--wasmer-exact", "--lz4-literals-only",
+                             cli_golden("all_variants"))
+    assert status == 2 and "not allowed with argument" in err
 
 
 def test_cli_export_lines_are_wasmer_json(capsys):

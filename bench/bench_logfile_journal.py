@@ -60,9 +60,10 @@ only": reported, not judged):
   large      journal write of (d) within 3x of os.write of the same
              payload bytes (ratio >= 0.33x);
   export     the export command (JSON lines) on (e) within 3x of the
-             inspect command's time (ratio >= 0.33x); export's MB/s (of
-             journal read) and import's (of JSON read) are reported, with
-             json.dumps of the same dicts for scale;
+             inspect command's time (ratio >= 0.33x), and so export
+             --lz4-literals-only (its entries checked to be the same);
+             export's MB/s (of journal read) and import's (of JSON read)
+             are reported, with json.dumps of the same dicts for scale;
   construct  on (f): CreatePipeV1(fd1, fd2), both fields checked, vs an
              unchecked typing.NamedTuple of the same fields (ratio only);
   open+write on (g): LogFileJournal(path) (default options) then one
@@ -1047,9 +1048,23 @@ def export_measure(workload: str, count: int, workdir: str) -> Measure:
     expect("export lines", len(dicts), count)
     peer = "inspect command (text)"
     export = "export command (JSON lines)"
-    return Measure(workload, "export", [
-        Contestant(export, count, command_runner(
-            ["export", journal_path, "-o", jsonl, "--force"], os.devnull, journal_path)),
+    literals = "export --lz4-literals-only"
+    contestants = [Contestant(export, count, command_runner(
+        ["export", journal_path, "-o", jsonl, "--force"], os.devnull, journal_path))]
+    targets = [Target(export, peer, 1 / 3), Target(export, None, None)]
+    if "lz4_literals_only" in inspect.signature(lj.entry_to_json).parameters:
+        fast_jsonl = os.path.join(workdir, "e.literals.jsonl")
+        command_runner(["export", journal_path, "--lz4-literals-only", "-o", fast_jsonl,
+                        "--force"], os.devnull, fast_jsonl)()
+        with open(fast_jsonl, encoding="utf-8") as stream:
+            expect("entries of export --lz4-literals-only",
+                   [lj.entry_from_json(json.loads(line)) for line in stream],
+                   [lj.entry_from_json(value) for value in dicts])
+        contestants.append(Contestant(literals, count, command_runner(
+            ["export", journal_path, "--lz4-literals-only", "-o", fast_jsonl, "--force"],
+            os.devnull, journal_path)))
+        targets += [Target(literals, peer, 1 / 3), Target(literals, None, None)]
+    return Measure(workload, "export", contestants + [
         Contestant(peer, count, command_runner(
             ["inspect", journal_path], os.path.join(workdir, "e.txt"), journal_path)),
         Contestant("json.dumps of the same dicts", count, json_dumper(
@@ -1057,8 +1072,7 @@ def export_measure(workload: str, count: int, workdir: str) -> Measure:
         Contestant("import command (JSON lines)", count, command_runner(
             ["import", jsonl, os.path.join(workdir, "e.imported"), "--force"], os.devnull,
             jsonl)),
-    ], [Target(export, peer, 1 / 3), Target(export, None, None),
-        Target("import command (JSON lines)", None, None)])
+    ], targets + [Target("import command (JSON lines)", None, None)])
 
 
 # -- construct ----------------------------------------------------------
