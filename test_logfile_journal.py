@@ -3737,6 +3737,105 @@ def test_sync_never_never_fsyncs(tmp_path, fsyncs):
     assert fsyncs == []
 
 
+# Early writeback: advice to start writing all but the last window, so
+# that the fsync of flush() and close() waits for less.
+
+WINDOW = 1 << 16                                 # _WRITEBACK_WINDOW in these tests
+writeback_advice = pytest.mark.skipif(not lj._WRITEBACK_ADVICE,
+                                      reason="posix_fadvise starts writeback on Linux only")
+
+
+@pytest.fixture
+def advice(monkeypatch):
+    """The (offset, length) of each writeback advice, windows of WINDOW bytes."""
+    calls = []
+
+    def fadvise(fd, offset, length, what):
+        assert what == os.POSIX_FADV_DONTNEED
+        calls.append((offset, length))
+    monkeypatch.setattr(lj, "_WRITEBACK_WINDOW", WINDOW)
+    monkeypatch.setattr(os, "posix_fadvise", fadvise, raising=False)
+    return calls
+
+
+def assert_advice_covers(calls, start, end):
+    """The advice runs from ``start`` in whole windows, without gaps, and
+    leaves out between one and two windows before ``end``."""
+    assert calls and calls[0][0] == start
+    for (offset, length), (following, _) in zip(calls, calls[1:] + [(None, None)]):
+        assert length > 0 and length % WINDOW == 0
+        assert following is None or following == offset + length
+    advised = calls[-1][0] + calls[-1][1]
+    assert end - 2 * WINDOW < advised <= end - WINDOW
+
+
+MIB_OF_WRITES = [lj.FileDescriptorWriteV1(3, i * 1000, bytes([i % 251]) * 1000, False)
+                 for i in range(1024)]
+
+
+@writeback_advice
+@pytest.mark.parametrize("options", [{}, {"lock": "exclusive"}, {"lock": "thread"},
+                                     {"lock": "thread", "buffer_size": 4096}],
+                         ids=["process", "exclusive", "thread", "buffered"])
+def test_writes_start_writeback_of_all_but_the_last_window(tmp_path, advice, options):
+    path = tmp_path / "w.journal"
+    with LogFileJournal(path, **options) as journal:
+        for entry in MIB_OF_WRITES:
+            journal.write(entry)
+        journal.tx._drain()
+        end = journal.tx._pos
+    assert_advice_covers(advice, 8, end)
+    assert file_entries(path) == MIB_OF_WRITES
+
+
+@writeback_advice
+def test_write_many_starts_writeback_and_flush_restarts_the_count(tmp_path, advice):
+    path = tmp_path / "m.journal"
+    with LogFileJournal(path) as journal:
+        journal.write_many(MIB_OF_WRITES)
+        first_end = journal.tx._pos
+        assert_advice_covers(advice, 8, first_end)
+        journal.flush()                          # all of it is on disk now: count anew
+        del advice[:]
+        journal.write_many(MIB_OF_WRITES[:100] + [lj.FileDescriptorWriteV1(
+            3, 0, bytes(300_000), False)] + MIB_OF_WRITES[100:])   # a large record too
+        assert_advice_covers(advice, first_end, journal.tx._pos)
+    # Appending to an existing file counts from its end.
+    del advice[:]
+    with LogFileJournal(path) as journal:
+        start = journal.write(lj.CreatePipeV1(1, 2)).record_start - 8
+        journal.write_many(MIB_OF_WRITES)
+        assert_advice_covers(advice, start, journal.tx._pos)
+
+
+@writeback_advice
+@pytest.mark.parametrize("sync", ["always", "never"])
+def test_no_writeback_advice_unless_sync_flush(tmp_path, advice, sync):
+    with LogFileJournal(tmp_path / "s.journal", sync=sync) as journal:
+        journal.write_many(MIB_OF_WRITES)
+        for entry in MIB_OF_WRITES[:200]:
+            journal.write(entry)
+    assert advice == []
+
+
+@writeback_advice
+def test_a_file_refusing_advice_is_not_asked_again(tmp_path, monkeypatch):
+    calls = []
+
+    def refuse(*args):
+        calls.append(args)
+        raise OSError(errno.ESPIPE, "no advice here")
+    monkeypatch.setattr(lj, "_WRITEBACK_WINDOW", WINDOW)
+    monkeypatch.setattr(os, "posix_fadvise", refuse)
+    path = tmp_path / "r.journal"
+    with LogFileJournal(path) as journal:
+        journal.write_many(MIB_OF_WRITES)
+        for entry in MIB_OF_WRITES:
+            journal.write(entry)
+    assert len(calls) == 1
+    assert file_entries(path) == MIB_OF_WRITES * 2
+
+
 def write_and_die(path, *statements):
     """Run ``statements`` (with ``j``, a journal on ``path``, and ``lj``) in a
     child process that then dies without closing anything."""
