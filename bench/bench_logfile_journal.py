@@ -77,7 +77,9 @@ The floors' files and write_many's are checked against the journal's,
 byte for byte.  records/s counts records (pages for LZ4); MB/s counts the
 bytes each contestant writes or reads (the journal file, the pickle file,
 the raw payloads; uncompressed bytes for LZ4).  MB = 10**6 bytes.  The
-garbage collector is disabled while a contestant is timed, as timeit does.
+garbage collector is disabled while a contestant is timed, as timeit does,
+and each timed run starts after an (untimed) os.sync, with nothing of
+earlier runs left to write back.
 The report ends with every target, met or missed, then every ratio
 reported without one.
 
@@ -521,9 +523,17 @@ class Measure:
 
 
 def run_measure(measure: Measure, repeat: int) -> None:
-    """Time every contestant ``repeat`` times, interleaved, then judge."""
+    """Time every contestant ``repeat`` times, interleaved, then judge.
+
+    Each run starts with nothing left to write back: os.sync (untimed)
+    first writes out what earlier runs left dirty, so that an fsync (the
+    default sync="flush" does one at close) waits for its own data only,
+    and no run meets the kernel's 30 s writeback of another's.
+    """
     for _ in range(repeat):
         for contestant in measure.contestants:
+            if hasattr(os, "sync"):
+                os.sync()
             gc.collect()
             gc.disable()
             try:
