@@ -8438,19 +8438,23 @@ def _pretty_json(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def _record_json(result: LogReadResult, layout=None) -> str:
+def _record_json(result: LogReadResult, layout=None, lz4_literals_only=False) -> str:
     """One line of ``inspect --json`` (the entry in ``layout``'s JSON)."""
     return _compact_json({"offset": result.header_offset,
                           "record_start": result.record_start,
                           "record_end": result.record_end,
                           "type": type(result.record).__name__,
-                          "entry": entry_to_json(result.record, layout)})
+                          "entry": entry_to_json(result.record, layout,
+                                                 lz4_literals_only=lz4_literals_only)})
 
 
-def _record_printer(as_json: bool, out, layout=None) -> Callable[[LogReadResult], None]:
+def _record_printer(args, out, layout=None) -> Callable[[LogReadResult], None]:
     """A function printing one record as ``inspect`` (or ``--json``) does."""
-    if as_json:
-        return lambda result: out.write(_record_json(result, layout) + "\n")
+    if args.json:
+        literals = args.lz4_literals_only
+        return lambda result: out.write(_record_json(result, layout, literals) + "\n")
+    if args.lz4_literals_only:
+        raise _CliError("--lz4-literals-only is for --json", 2)
     return lambda result: out.write(
         _format_record(result.header_offset, result.record) + "\n")
 
@@ -8461,11 +8465,11 @@ def _cmd_inspect(args, out) -> int:
     """``inspect FILE``: the layout, then one line per record."""
     with _reading(args.file) as journal:
         layout = args.layout or _json_layout(journal)
+        show = _record_printer(args, out, layout)
         if args.format == "wasmer":               # wasmer journal inspect's own lines
             for result in _records(journal, args.file):
                 out.write(wasmer_text(result.record, layout) + "\n")
             return 0
-        show = _record_printer(args.json, out, layout)
         if not args.json:
             out.write("layout: %s\n" % describe_layouts(journal.layouts,
                                                         journal.segment_layouts))
@@ -9124,7 +9128,7 @@ def _cmd_tail(args, out) -> int:
     with _about(args.file):
         inode = None if args.file == "-" else os.stat(args.file).st_ino
     with _reading(args.file) as journal:
-        show = _record_printer(args.json, out, _json_layout(journal))
+        show = _record_printer(args, out, _json_layout(journal))
         _tail_start(journal, args.lines)
         for result in _records(journal, args.file, note_stop=not args.follow):
             show(result)
@@ -9451,6 +9455,10 @@ def _add_arguments(name: str, parser) -> None:
         add("file", metavar="FILE", help="the journal file")
     if name in ("inspect", "tail", "stats", "check"):
         add("--json", action="store_true", help="print JSON instead of text")
+    if name in ("inspect", "tail"):
+        add("--lz4-literals-only", action="store_true",
+            help="with --json: byte fields as LZ4 blocks of literals only, as export's "
+                 "option of that name writes them")
     if name in ("export", "filter", "stats", "cat"):
         add("--skip-bad", action="store_true",
             help="report a corrupt record and go on past it (to where valid records "

@@ -4183,6 +4183,28 @@ def test_cli_inspect_json(capsys):
                         "entry": lj.entry_to_json(record.record)}
 
 
+@pytest.mark.parametrize("command", [["inspect"], ["tail", "-n", "100"]])
+def test_cli_json_lines_with_lz4_literals_only(capsys, tmp_path, command):
+    path = tmp_path / "long.journal"
+    entries = [with_long_byte_fields(entry) for entry in sample_entries()]
+    write_file(path, *entries)
+    lines = {}
+    for flags in ([], ["--lz4-literals-only"]):
+        status, out, _ = cli_run(capsys, *command, "--json", *flags, path)
+        assert status == 0
+        lines[bool(flags)] = [json.loads(line) for line in out.splitlines()]
+    assert len(lines[True]) == len(entries) == 59
+    changed = 0
+    for exact, fast, entry in zip(lines[False], lines[True], entries):
+        assert fast["entry"] == lj.entry_to_json(entry, lz4_literals_only=True)
+        assert {**fast, "entry": None} == {**exact, "entry": None}
+        assert lj.entry_from_json(fast["entry"]) == entry
+        changed += fast != exact
+    assert changed == 4                  # the four entries with byte vectors
+    status, _, err = cli_run(capsys, *command, "--lz4-literals-only", path)
+    assert status == 2 and err == "logfile-journal: --lz4-literals-only is for --json\n"
+
+
 def test_cli_inspect_torn_file_notes_where_reading_stopped(capsys, tmp_path):
     status, out, err = cli_run(capsys, "inspect", cli_torn_copy(tmp_path))
     assert status == 0
