@@ -5295,6 +5295,26 @@ def test_generated_encoders_lay_records_out_as_rkyv_does(layout):
     assert lj._LARGE_ROOT + max(codec.size for codec in layout._codecs.values()) < 1 << 31
 
 
+@pytest.mark.parametrize("layout", lj.LAYOUTS)
+def test_appenders_append_what_the_encoders_return(layout):
+    layout = lj.get_layout(layout)
+    entries = sample_entries() + [with_long_byte_fields(entry) for entry in sample_entries()]
+    appended = 0
+    for entry in entries:
+        codec = layout._codecs.get(type(entry))
+        if codec is None:
+            continue
+        append = codec.appender()
+        for position in range(40):
+            out = bytearray(b"before")
+            assert append(entry, position, out) == len(out) - 6
+            assert out == b"before" + lj.encode_record(entry, position, layout), \
+                (entry, position)
+        appended += 1
+    assert appended >= 2 * 50
+    assert "out += tail" in layout._codecs[lj.FileDescriptorWriteV1].appender_source
+
+
 def test_write_many_writes_all_or_nothing(tmp_path, monkeypatch):
     path = tmp_path / "all.journal"
     write_file(path, lj.CreatePipeV1(1, 2), layout="wasmer-4.3")
