@@ -77,9 +77,10 @@ The floors' files and write_many's are checked against the journal's,
 byte for byte.  records/s counts records (pages for LZ4); MB/s counts the
 bytes each contestant writes or reads (the journal file, the pickle file,
 the raw payloads; uncompressed bytes for LZ4).  MB = 10**6 bytes.  The
-garbage collector is disabled while a contestant is timed, as timeit does,
-and each timed run starts after an (untimed) os.sync, with nothing of
-earlier runs left to write back.
+garbage collector is disabled while a contestant is timed, as timeit does;
+each measure first runs every contestant once untimed (a warm-up), and
+each timed run starts after an (untimed) os.sync, with nothing of earlier
+runs left to write back.
 The report ends with every target, met or missed, then every ratio
 reported without one.
 
@@ -525,12 +526,15 @@ class Measure:
 def run_measure(measure: Measure, repeat: int) -> None:
     """Time every contestant ``repeat`` times, interleaved, then judge.
 
+    A first round is not counted (a warm-up, as pyperf does: the first
+    run of each contestant creates its file and takes the page cache's
+    first pages, which measured 1.5-2.5x slower than the next runs).
     Each run starts with nothing left to write back: os.sync (untimed)
     first writes out what earlier runs left dirty, so that an fsync (the
     default sync="flush" does one at close) waits for its own data only,
     and no run meets the kernel's 30 s writeback of another's.
     """
-    for _ in range(repeat):
+    for round_number in range(repeat + 1):
         for contestant in measure.contestants:
             if hasattr(os, "sync"):
                 os.sync()
@@ -540,7 +544,8 @@ def run_measure(measure: Measure, repeat: int) -> None:
                 seconds, nbytes = contestant.run()
             finally:
                 gc.enable()
-            contestant.seconds.append(seconds)
+            if round_number:
+                contestant.seconds.append(seconds)
             contestant.nbytes = nbytes
     measure.judge()
 
@@ -1410,7 +1415,7 @@ def format_report(machine: Dict[str, str], measures: List[Measure], notes: List[
                   repeat: int, elapsed: float) -> str:
     """The human-readable report: machine, table, ratios, targets."""
     lines = ["%-12s %s" % (key + ":", value) for key, value in machine.items()]
-    lines.append("%-12s median of %d repetitions, interleaved" % ("timing:", repeat))
+    lines.append("%-12s median of %d repetitions after a warm-up, interleaved" % ("timing:", repeat))
     lines.append("")
     lines.append(table_line([name for name, _, _ in COLUMNS]))
     lines.append("-" * len(lines[-1]))
