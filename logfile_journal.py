@@ -9518,15 +9518,13 @@ def _add_arguments(name: str, parser) -> None:
             help="wasmer's pretty layout instead of one object per line")
         add("--layout", type=_layout_name, metavar="LAYOUT",
             help="the wasmer whose JSON names to use (default: the file's); " + layout_help)
-        form = parser.add_mutually_exclusive_group()
-        form.add_argument("--wasmer-exact", action="store_true",
-                          help="print exactly what wasmer prints, even where its reading "
-                               "loses something (unknown flag bits, an IPv6 flowinfo, exit "
-                               "codes past 255)")
-        form.add_argument("--lz4-literals-only", action="store_true",
-                          help="byte fields as LZ4 blocks of literals only: several times "
-                               "faster, and import (ours and wasmer's) reads the same "
-                               "entries back, but not the bytes wasmer prints")
+        add("--wasmer-exact", action="store_true",
+            help="print exactly what wasmer prints, even where its reading loses "
+                 "something (unknown flag bits, an IPv6 flowinfo, exit codes past 255)")
+        add("--lz4-literals-only", action="store_true",
+            help="byte fields as LZ4 blocks of literals only: several times faster, and "
+                 "import (ours and wasmer's) reads the same entries back, but not the "
+                 "bytes wasmer prints (with --wasmer-exact: wasmer's values, these blocks)")
         add("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
         add("--force", action="store_true", help=force)
     elif name == "import":

@@ -919,6 +919,21 @@ fn generate(out: &Path, meta: &Meta) {
     write_json(&j("layout.json"), &layout_json(meta));
 }
 
+/// `json IN`: each line of IN (JSON lines, as `wasmer journal import` reads them) through
+/// the crate's serde: `serde_json::from_str::<JournalEntry>` (byte fields: base64, then
+/// lz4_flex `decompress_size_prepended`), then `serde_json::to_string` of the entry
+/// (`compress_prepend_size`, as `wasmer journal export` writes it), one line each, or
+/// `error: ...` where the crate refuses the line.
+fn cmd_json(args: &[String]) {
+    let text = std::fs::read_to_string(&args[0]).expect("read the JSON lines");
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        match serde_json::from_str::<JournalEntry<'_>>(line) {
+            Ok(entry) => println!("{}", serde_json::to_string(&entry).expect("serialize")),
+            Err(err) => println!("error: {err}"),
+        }
+    }
+}
+
 fn main() {
     let meta = Meta::from_lock(include_str!("../Cargo.lock"));
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -928,6 +943,7 @@ fn main() {
         Some("filter") => journal_tools::cmd_filter(&Codec08, &meta, &args[1..]),
         Some("memfile") => journal_tools::cmd_memfile(&meta, &args[1..]),
         Some("compact") => journal_tools::cmd_compact(&Codec08, &meta, &args[1..]),
+        Some("json") if args.len() == 2 => cmd_json(&args[1..]),
         Some("layout") => {
             let v = layout_json(&meta);
             match args.get(1) {
