@@ -1568,13 +1568,9 @@ def _int_json(low, high):
     return (None, lambda value, limit: _json_int(value, low, high))
 
 
-def _base64_lz4(data):
-    return base64.b64encode(lz4_compress_prepend_size(data)).decode("ascii")
-
-
-def _base64_lz4_literals(data):
-    """_base64_lz4's form with a literals-only LZ4 block (lz4_literals_only)."""
-    return base64.b64encode(lz4_compress_prepend_size(data, literals_only=True)).decode("ascii")
+def _base64_lz4(data, literals_only=False):
+    return base64.b64encode(lz4_compress_prepend_size(data, literals_only=literals_only)
+                            ).decode("ascii")
 
 
 def _base64_decode(value):
@@ -6342,9 +6338,10 @@ def entry_to_json(entry: JournalEntry, layout: Union[str, Layout, None] = None, 
             if key != field_name:               # base64 of the LZ4 of the LZ4
                 value = lz4_compress_prepend_size(value, literals_only=lz4_literals_only)
         to_json = field_type.exact_json if wasmer_exact else field_type.to_json
-        if to_json is _base64_lz4 and lz4_literals_only:
-            to_json = _base64_lz4_literals
-        fields[key] = value if to_json is None else to_json(value)
+        if to_json is _base64_lz4:              # (which LZ4 blocks: the caller's choice)
+            fields[key] = _base64_lz4(value, lz4_literals_only)
+        else:
+            fields[key] = value if to_json is None else to_json(value)
     return {name: fields}
 
 
